@@ -1,0 +1,37 @@
+# The two quick-start commands (README): `make demo` and `make test`. Both set up .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PYTEST_ARGS ?= -n 2
+
+.PHONY: setup demo test lint format bench validate clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a generated AVI
+	$(VENV)/bin/avi2mp4 demo
+
+test: setup lint ## lint, type-check, then every test (unit + integration)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup ## speed and memory against the ffmpeg CLI, measured in the same run
+	$(PY) bench/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

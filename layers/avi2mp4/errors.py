@@ -1,0 +1,47 @@
+"""The library's exception tree. Every error a caller should handle derives from Avi2Mp4Error.
+
+Media errors say what is wrong with the *input* (the job cannot succeed on a retry); StorageError
+and its kin say what went wrong moving bytes (a retry may succeed). The handler uses that split.
+"""
+
+from __future__ import annotations
+
+
+class Avi2Mp4Error(Exception):
+    """Base class: a failure with a one-line, user-facing reason in ``str(exc)``."""
+
+
+class InvalidInput(Avi2Mp4Error):
+    """The source cannot be converted. Retrying will not help; the source is kept."""
+
+
+class EmptyFile(InvalidInput):
+    """The source has zero bytes."""
+
+
+class UnreadableVideo(InvalidInput):
+    """FFmpeg cannot open the source as a media container (HTML, random bytes, ...)."""
+
+
+class NoVideoStream(InvalidInput):
+    """The container opens but holds no video stream (an audio-only AVI, say)."""
+
+
+class NoDecodableFrames(InvalidInput):
+    """A video stream exists but not one frame decodes (header-only or fully damaged file)."""
+
+
+class EncoderUnavailable(Avi2Mp4Error):
+    """The FFmpeg build lacks an encoder we need (libx264, aac, mjpeg)."""
+
+
+class ConfigError(Avi2Mp4Error):
+    """A setting is missing or out of range; the message names the setting."""
+
+
+class StorageError(Avi2Mp4Error):
+    """Reading or writing an object failed; may succeed on retry."""
+
+
+class VerificationError(StorageError):
+    """An output, read back, does not match what was written (size or checksum)."""

@@ -1,0 +1,35 @@
+"""Sampled frames -> JPEG files for labeling."""
+
+from __future__ import annotations
+
+import io
+
+from av.video.frame import VideoFrame
+from av.video.reformatter import ColorRange
+from PIL import Image
+
+
+def is_sampled(index: int, frame_step: int) -> bool:
+    """Frames 0, N, 2N, ... of the decoded sequence are JPEG candidates."""
+    return index % frame_step == 0
+
+
+def jpeg_name(stem: str, index: int) -> str:
+    """Key of a frame below the image prefix: ``<stem>/<stem>_f000120.jpg`` (source frame index)."""
+    return f"{stem}/{stem}_f{index:06d}.jpg"
+
+
+def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
+    """The frame as a baseline JPEG at its stored resolution (labels map 1:1 to decoded pixels).
+
+    The source's range is passed explicitly: full-range MJPEG read as limited would look washed out.
+    """
+    full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
+    rgb = frame.reformat(
+        format="rgb24",
+        src_color_range=ColorRange.JPEG if full else ColorRange.MPEG,
+        dst_color_range=ColorRange.JPEG,
+    )
+    buf = io.BytesIO()
+    Image.fromarray(rgb.to_ndarray()).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

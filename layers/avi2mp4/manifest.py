@@ -1,0 +1,119 @@
+"""The JSON manifest: what one source produced, written last, so its presence means "complete"."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import av
+
+from . import __version__
+from .config import PipelineConfig
+from .pipeline import PipelineResult
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where the source came from: a bucket and key, or a local path (bucket None)."""
+
+    key: str
+    size: int
+    bucket: str | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An output as written: its location and what verification read back."""
+
+    key: str
+    size: int
+    sha256: str
+    location: str
+    """``s3://bucket/key`` or a local path."""
+
+
+@dataclass
+class Manifest:
+    source: dict[str, Any]
+    clips: list[dict[str, Any]]
+    frames: list[dict[str, Any]]
+    dead_frames: list[dict[str, Any]]
+    decode_errors: dict[str, Any]
+    settings: dict[str, Any]
+    software: dict[str, Any] = field(default_factory=dict)
+    manifest_version: int = MANIFEST_VERSION
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False).encode()
+
+
+def build_manifest(
+    source: SourceRef,
+    result: PipelineResult,
+    clips: dict[str, StoredObject],
+    images: dict[str, StoredObject],
+    cfg: PipelineConfig,
+) -> Manifest:
+    """``clips``/``images`` map the pipeline's relative names to what the store wrote."""
+    facts = result.facts
+    clip_rows = []
+    clip_of_frame: list[tuple[int, int, int]] = []
+    for clip in result.clips:
+        stored = clips[clip.path.name]
+        clip_rows.append({
+            "key": stored.key,
+            "location": stored.location,
+            "first_frame": clip.first_frame,
+            "last_frame": clip.last_frame,
+            "frames": clip.last_frame - clip.first_frame + 1,
+            "start_seconds": round(clip.start_seconds, 6),
+            "duration_seconds": round(clip.duration_seconds, 6),
+            "bytes": stored.size,
+            "sha256": stored.sha256,
+        })  # fmt: skip
+        clip_of_frame.append((clip.first_frame, clip.last_frame, clip.index))
+    frame_rows = [
+        {
+            "key": images[f.name].key,
+            "location": images[f.name].location,
+            "frame_index": f.index,
+            "pts_seconds": round(f.pts_seconds, 6),
+            "clip": next(i for lo, hi, i in clip_of_frame if lo <= f.index <= hi),
+            "bytes": images[f.name].size,
+            "sha256": images[f.name].sha256,
+        }
+        for f in result.frames
+    ]
+    return Manifest(
+        source={
+            **asdict(source),
+            "container": facts.container_format,
+            "codec": facts.codec,
+            "width": facts.width,
+            "height": facts.height,
+            "sample_aspect_ratio": str(facts.sample_aspect_ratio) if facts.sample_aspect_ratio else None,
+            "fps": round(float(facts.fps), 6),
+            "header_fps": round(float(facts.header_rate), 6) if facts.header_rate else None,
+            "retimed": facts.retimed,
+            "header_frames": facts.header_frames,
+            "frames_decoded": result.frames_decoded,
+            "duration_seconds": round(result.duration_seconds, 6),
+            "audio_codec": facts.audio_codec,
+        },
+        clips=clip_rows,
+        frames=frame_rows,
+        dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
+        decode_errors={"count": result.decode_errors, "first": result.error_messages},
+        settings=cfg.as_dict(),
+        software={"avi2mp4": __version__, "pyav": av.__version__, "ffmpeg": _ffmpeg_version()},
+    )
+
+
+def _ffmpeg_version() -> str:
+    major, minor, micro = av.library_versions["libavcodec"]
+    return f"libavcodec {major}.{minor}.{micro}"

@@ -1,0 +1,94 @@
+"""Open a source by its content and establish the facts the pipeline can trust.
+
+Headers lie (see pitfalls: AVI frame counts, durations, 1000 fps and 0/0 rates), so this module
+only decides what *timeline* to use; frame counts and durations come from decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.video.stream import VideoStream
+
+from .config import PipelineConfig
+from .errors import EmptyFile, NoVideoStream, UnreadableVideo
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    container_format: str
+    codec: str
+    width: int
+    height: int
+    time_base: Fraction
+    """Unit of the output timeline."""
+    fps: Fraction
+    """Nominal rate: the header's when plausible, else ``fallback_fps``."""
+    sample_aspect_ratio: Fraction | None
+    retimed: bool
+    """True when the header rate was missing or implausible and frames are re-timed at ``fps``."""
+    header_rate: Fraction | None
+    header_frames: int
+    audio_codec: str | None
+
+
+def open_input(path: Path) -> InputContainer:
+    """Open ``path`` by content (the extension is not trusted). Raises a typed error on failure."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableVideo(f"cannot read {path.name}: {exc.strerror}") from exc
+    if size == 0:
+        raise EmptyFile(f"{path.name} is empty (0 bytes)")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise UnreadableVideo(f"{path.name} is not a readable video file ({exc.strerror or exc})") from exc
+
+
+def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, AudioStream | None]:
+    """The first real video stream (not cover art) and the first audio stream, if any."""
+    videos = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if not videos:
+        kind = "audio-only" if container.streams.audio else "has no video stream"
+        raise NoVideoStream(
+            f"{name} {kind}: nothing to convert" if kind == "audio-only" else f"{name} {kind}"
+        )
+    audio = container.streams.audio[0] if container.streams.audio else None
+    return videos[0], audio
+
+
+def video_facts(
+    container: InputContainer, video: VideoStream, audio: AudioStream | None, cfg: PipelineConfig
+) -> VideoFacts:
+    """Choose the output timeline: the source's when its rate is sane, else CFR at the fallback."""
+    ctx = video.codec_context
+    header_rate = video.average_rate or video.base_rate or video.guessed_rate
+    rate_ok = header_rate is not None and 0 < header_rate <= cfg.max_fps
+    tb = video.time_base
+    tb_ok = tb is not None and tb > 0
+    if rate_ok and tb_ok:
+        assert header_rate is not None and tb is not None
+        fps, time_base, retimed = Fraction(header_rate), Fraction(tb), False
+    else:
+        fps = Fraction(cfg.fallback_fps).limit_denominator(1001)
+        time_base, retimed = 1 / fps, True
+    sar = ctx.sample_aspect_ratio
+    return VideoFacts(
+        container_format=container.format.name,
+        codec=ctx.name,
+        width=ctx.width,
+        height=ctx.height,
+        time_base=time_base,
+        fps=fps,
+        sample_aspect_ratio=Fraction(sar) if sar else None,
+        retimed=retimed,
+        header_rate=Fraction(header_rate) if header_rate else None,
+        header_frames=video.frames,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+    )

@@ -1,0 +1,91 @@
+"""Where outputs go. The job talks to a ``Store``; this module holds the protocol and the local
+folder store. The S3 store lives in ``s3store`` so that the core never imports boto3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol
+
+from .errors import StorageError, VerificationError
+from .manifest import StoredObject
+
+Target = Literal["video", "image"]
+
+
+class Store(Protocol):
+    """Writes outputs and proves they arrived intact. Implementations must be thread-safe."""
+
+    def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
+        """Store the file at ``path`` (and delete it locally); verify size and checksum."""
+        ...
+
+    def put_bytes(
+        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
+    ) -> StoredObject:
+        """Store a small object (the manifest) and verify it."""
+        ...
+
+    def delete(self, target: Target, key: str) -> None:
+        """Remove an output (used to undo a failed job); a missing key is not an error."""
+        ...
+
+
+class LocalStore:
+    """Outputs under ``root/video-mp4/`` and ``root/unlabeled-images/`` (the CLI's layout).
+
+    Files appear atomically (written as ``.partial``, then renamed), so a crash never leaves a
+    file that looks complete.
+    """
+
+    FOLDERS: ClassVar[dict[Target, str]] = {"video": "video-mp4", "image": "unlabeled-images"}
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, target: Target, key: str) -> Path:
+        return self.root / self.FOLDERS[target] / key
+
+    def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
+        dst = self.path_of(target, key)
+        size = path.stat().st_size
+        partial = self._partial(dst)
+        try:
+            shutil.move(path, partial)
+            partial.replace(dst)
+        except OSError as exc:
+            raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
+        return self._verified(dst, key, size, sha256)
+
+    def put_bytes(
+        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
+    ) -> StoredObject:
+        del content_type  # a local file has no content type
+        dst = self.path_of(target, key)
+        partial = self._partial(dst)
+        try:
+            partial.write_bytes(data)
+            partial.replace(dst)
+        except OSError as exc:
+            raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
+        return self._verified(dst, key, len(data), sha256)
+
+    def delete(self, target: Target, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path_of(target, key).unlink()
+
+    def _partial(self, dst: Path) -> Path:
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {dst.parent}: {exc.strerror}") from exc
+        return dst.with_name(dst.name + ".partial")
+
+    @staticmethod
+    def _verified(dst: Path, key: str, size: int, sha256: str) -> StoredObject:
+        actual = dst.stat().st_size
+        if actual != size:
+            raise VerificationError(f"{dst}: wrote {size} bytes, found {actual}")
+        return StoredObject(key=key, size=size, sha256=sha256, location=str(dst))

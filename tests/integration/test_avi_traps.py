@@ -1,0 +1,62 @@
+"""Every AVI variant of pitfalls.md converts with the right frame count and duration; bad files
+are rejected with a typed error and leave nothing behind."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from avi2mp4 import errors
+from avi2mp4.config import PipelineConfig
+from tests.avi_traps import REJECTS, TRAPS
+from tests.conftest import convert_local
+from tests.media import count_source_frames, read_back
+
+
+@pytest.mark.parametrize("name", sorted(TRAPS))
+def test_trap_converts_to_browser_ready_mp4(name: str, tmp_path: Path) -> None:
+    trap = TRAPS[name](tmp_path)
+    expected_frames = count_source_frames(trap.path)
+    assert expected_frames > 0
+
+    job = convert_local(trap.path, tmp_path / "out", PipelineConfig(dead_frame_filter=False))
+
+    result = job.result
+    assert result.frames_decoded == expected_frames
+    assert result.decode_errors >= trap.min_decode_errors
+    (clip,) = job.clips
+    mp4 = Path(clip.location)
+    back = read_back(mp4)
+    assert back.errors == "", back.errors
+    assert back.count == expected_frames
+    video = back.video_line()
+    assert "h264" in video and "yuv420p(tv" in video, video
+    width, height = back.size
+    assert width % 2 == 0 and height % 2 == 0
+    assert (width, height) == (result.facts.width - result.facts.width % 2,
+                               result.facts.height - result.facts.height % 2)  # fmt: skip
+    slots = expected_frames + trap.gap_frames
+    assert back.duration == pytest.approx(slots / trap.fps, abs=1.5 / trap.fps)
+    assert result.duration_seconds == pytest.approx(slots / trap.fps, abs=1.5 / trap.fps)
+    if trap.sar:
+        assert f"SAR {trap.sar}" in video
+    audio = back.audio_line()
+    assert (audio is not None and "aac" in audio) if trap.has_audio else audio is None
+    data = mp4.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat"), "faststart: moov must precede mdat"
+    assert len(job.images) == math.ceil(expected_frames / 10)
+
+
+@pytest.mark.parametrize("name", sorted(REJECTS))
+def test_bad_input_is_rejected_with_typed_error(name: str, tmp_path: Path) -> None:
+    build, error_name = REJECTS[name]
+    src = build(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(errors.InvalidInput) as info:
+        convert_local(src, out)
+    assert type(info.value).__name__ == error_name
+    assert src.name in str(info.value) or "frame" in str(info.value)
+    assert not [p for p in out.rglob("*") if p.is_file()], "a rejected file must leave no output"
+    assert src.exists(), "the source is never touched"

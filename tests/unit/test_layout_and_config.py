@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from avi2mp4.config import PipelineConfig
+from avi2mp4.errors import ConfigError
+from avi2mp4.layout import OutputLayout, is_avi
+from avi2mp4.pipeline import Progress
+from avi2mp4.progress import ProgressBar
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix", "stem"),
+    [
+        ("cams/site 1/rec-001.avi", "cams/site 1/", "rec-001"),
+        ("rec.AVI", "", "rec"),
+        ("a/b.c/d.e.avi", "a/b.c/", "d.e"),
+        ("ünï cødé/ça va.Avi", "ünï cødé/", "ça va"),
+    ],
+)
+def test_layout_keeps_prefix_and_drops_extension(key: str, prefix: str, stem: str) -> None:
+    layout = OutputLayout.for_key(key)
+    assert (layout.prefix, layout.stem) == (prefix, stem)
+    assert layout.key(f"{stem}.mp4") == f"{prefix}{stem}.mp4"
+    assert layout.manifest_key == f"{prefix}{stem}.manifest.json"
+
+
+@pytest.mark.parametrize(("key", "avi"), [("a.avi", True), ("a.AVI", True), ("b/a.aVi", True),
+                                          ("a.mp4", False), ("avi", False), (".avi", False),
+                                          ("a.avi.txt", False)])  # fmt: skip
+def test_is_avi_in_any_case(key: str, avi: bool) -> None:
+    assert is_avi(key) is avi
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"clip_seconds": 0}, "clip_seconds"),
+        ({"split_after_seconds": 60}, "split_after_seconds"),
+        ({"frame_step": 0}, "frame_step"),
+        ({"jpeg_quality": 101}, "jpeg_quality"),
+        ({"x264_preset": "warp"}, "x264_preset"),
+        ({"x264_crf": 52}, "x264_crf"),
+    ],
+)
+def test_bad_settings_name_the_setting(changes: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        PipelineConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_progress_bar_draws_share_and_speed() -> None:
+    out = io.StringIO()
+    bar = ProgressBar("rec.avi", out)
+    bar._drawn = -1e9  # first call always draws
+    bar(Progress(frames=750, seconds=30.0, expected_seconds=120.0))
+    line = out.getvalue()
+    assert line.startswith("\rrec.avi [#######") and " 25% 00:30/02:00 " in line
+    bar.clear()
+    assert out.getvalue().endswith("\r")
