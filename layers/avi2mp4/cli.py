@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,9 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     convert.set_defaults(run=_convert)
 
-    demo = sub.add_parser("demo", help="convert a generated sample AVI and show the outputs")
+    invoke = sub.add_parser("invoke", help="run the Lambda handler on an S3 event (AWS_ENDPOINT_URL)")
+    invoke.add_argument("event", type=Path, metavar="EVENT.json")
+    invoke.set_defaults(run=_invoke)
+
+    demo = sub.add_parser("demo", help="the S3 -> Lambda flow on an embedded local S3 + DynamoDB")
     demo.add_argument("--seconds", type=float, default=250.0, help="length of the generated AVI")
-    _add_pipeline_options(demo)
     demo.set_defaults(run=_demo)
     return parser
 
@@ -167,17 +171,16 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
           f"manifest={job.manifest_object.location}")  # fmt: skip
 
 
+def _invoke(args: argparse.Namespace) -> int:
+    from handler.local import invoke_file  # the AWS adapter: only this command needs it
+
+    return invoke_file(args.event, endpoint=os.environ.get("AWS_ENDPOINT_URL"))
+
+
 def _demo(args: argparse.Namespace) -> int:
-    """Until the Lambda lands: convert a generated sample locally and show what came out."""
-    import tempfile
+    from handler.demo import run_demo  # needs moto (a development dependency)
 
-    from .sample import make_sample_avi
-
-    work = Path(tempfile.mkdtemp(prefix="avi2mp4-demo-"))
-    src = make_sample_avi(work / "sample.avi", args.seconds)
-    print(f"generated {src} ({args.seconds:.0f} s, MJPEG + PCM audio)")
-    return _convert(argparse.Namespace(**{**vars(args), "inputs": [src], "out": work / "out",
-                                          "json": False, "no_progress": False}))  # fmt: skip
+    return run_demo(seconds=args.seconds)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,135 @@
+"""Lambda entry point: S3 ObjectCreated events -> one idempotent conversion per object.
+
+The handler is a composition root: it builds settings, clients and the idempotent unit once per
+container (lazily, not at import) and runs every record of the event through it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from avi2mp4.errors import Avi2Mp4Error
+from avi2mp4.layout import is_avi
+from handler import SERVICE
+from handler.convert import convert_object
+from handler.objects import ObjectRef, ObjectResult
+from handler.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(service=SERVICE)
+copy_config_to_registered_loggers(source_logger=logger, include={"avi2mp4"})
+
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+
+
+class ConversionFailed(Avi2Mp4Error):
+    """Some records of the event failed; raised so Lambda's retries and failure destination act."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    idempotency: IdempotencyConfig
+    process: Callable[..., ObjectResult]
+    """``process(ref=ObjectRef)``: the idempotent conversion of one object."""
+
+
+def build_runtime(
+    settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None
+) -> Runtime:
+    s3_client = s3 or boto3.client("s3", config=BOTO_CONFIG)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table,
+        boto3_client=dynamodb or boto3.client("dynamodb", config=BOTO_CONFIG),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="identity",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+    )
+
+    def convert(ref: ObjectRef) -> ObjectResult:
+        return convert_object(ref, settings, s3_client)
+
+    process = idempotent_function(
+        convert,
+        data_keyword_argument="ref",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=DataclassSerializer(ObjectResult),
+        key_prefix="avi2mp4-object",
+    )
+    return Runtime(settings, config, process)
+
+
+@functools.cache
+def default_runtime() -> Runtime:
+    return build_runtime(Settings.from_env(os.environ))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_event(event, context, default_runtime())
+
+
+def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> dict[str, Any]:
+    # An in-progress idempotency record then expires with this invocation, not after an hour.
+    rt.idempotency.register_lambda_context(context)
+    done: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+    for record in S3Event(event).records:
+        ref = ObjectRef.from_record(record)
+        with logger.append_context_keys(bucket=ref.bucket, s3_key=ref.key):
+            reason = skip_reason(ref, rt.settings)
+            if reason:
+                logger.info(f"skipped: {reason}")
+                skipped.append({"bucket": ref.bucket, "key": ref.key, "reason": reason})
+                continue
+            try:
+                result = rt.process(ref=ref)
+            except Exception as exc:  # one bad object must not stop the others
+                logger.exception(
+                    f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__}
+                )
+                failed.append(
+                    {"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)}
+                )
+                continue
+            logger.info("done", extra={"status": result.status, "manifest": result.manifest})
+            done.append(asdict(result))
+    if failed:
+        raise ConversionFailed(
+            f"{len(failed)} of {len(failed) + len(done)} objects failed: "
+            + "; ".join(f"{f['key']}: {f['error']}: {f['reason']}" for f in failed)
+        )
+    return {"done": done, "skipped": skipped}
+
+
+def skip_reason(ref: ObjectRef, settings: Settings) -> str | None:
+    if ref.bucket in (settings.video_bucket, settings.image_bucket):
+        # Recursion guard: a misconfigured trigger on an output bucket must not loop.
+        return f"bucket {ref.bucket} is an output bucket; refusing to process its objects"
+    if not is_avi(ref.key):
+        return "not an .avi key"
+    return None

@@ -1,0 +1,99 @@
+"""Convert one S3 object: download to /tmp, run the job against S3, verify, delete the source."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+
+from avi2mp4.errors import StorageError
+from avi2mp4.job import convert_source
+from avi2mp4.manifest import SourceRef
+from avi2mp4.s3store import S3Store, SourceGone, delete_source, download_source, head_source
+from handler import SERVICE
+from handler.objects import ObjectRef, ObjectResult
+from handler.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(service=SERVICE, child=True)
+
+WORK_PREFIX = "avi2mp4-"
+# Source + the clips not yet handed over (at most split_after worth) + JPEGs in flight.
+SPACE_FACTOR = 2.2
+
+
+class InsufficientStorage(StorageError):
+    """/tmp cannot hold the source and its outputs: raise the function's EphemeralStorage."""
+
+
+def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectResult:
+    """The job for one object. Raises on any failure; the source is then kept."""
+    sweep_stale_workdirs(settings.tmp_dir)
+    try:
+        src = head_source(s3, ref.bucket, ref.key)
+    except SourceGone:
+        logger.info("source is already gone: an earlier delivery converted it; nothing to do")
+        return ObjectResult(ref.bucket, ref.key, status="gone")
+    if ref.version_id and src.version_id != ref.version_id:
+        # A newer upload replaced this version (it has its own event), or this one was deleted.
+        logger.info("the event's version is no longer current; nothing to do")
+        return ObjectResult(ref.bucket, ref.key, status="superseded")
+    require_space(settings.tmp_dir, src.size)
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=settings.tmp_dir))
+    try:
+        local = work / local_name(ref.key)
+        download_source(s3, src, local)
+        logger.info("downloaded source", extra={"bytes": src.size})
+        job = convert_source(
+            local,
+            SourceRef(
+                key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id
+            ),
+            S3Store(s3, settings.video_bucket, settings.image_bucket),
+            settings.pipeline,
+            tmp_root=work,
+        )
+        # Every output was verified inside convert_source; only now may the source go.
+        deleted = delete_source(s3, src)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    r = job.result
+    return ObjectResult(
+        bucket=ref.bucket,
+        key=ref.key,
+        status="converted",
+        manifest=job.manifest_object.location,
+        clips=[c.location for c in job.clips],
+        jpegs=len(job.images),
+        dead_frames=len(r.dead_frames),
+        frames=r.frames_decoded,
+        duration_seconds=round(r.duration_seconds, 3),
+        decode_errors=r.decode_errors,
+        source_deleted=deleted,
+    )
+
+
+def local_name(key: str) -> str:
+    """The key's file name, if the file system can hold it (error messages name the file)."""
+    name = PurePosixPath(key).name
+    return name if 0 < len(name.encode()) <= 200 else "source.avi"
+
+
+def require_space(tmp_dir: Path, size: int) -> None:
+    free = shutil.disk_usage(tmp_dir).free
+    if size * SPACE_FACTOR > free:
+        raise InsufficientStorage(
+            f"{tmp_dir} has {free / 1e6:.0f} MB free; a {size / 1e6:.0f} MB source needs about "
+            f"{size * SPACE_FACTOR / 1e6:.0f} MB: raise the function's EphemeralStorage"
+        )
+
+
+def sweep_stale_workdirs(tmp_dir: Path) -> None:
+    """A timed-out invocation never reaches its ``finally``: clear what it left in a warm /tmp."""
+    for stale in tmp_dir.glob(f"{WORK_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)

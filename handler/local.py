@@ -1,0 +1,169 @@
+"""Running the function without AWS: an embedded S3 + DynamoDB (moto server on loopback), a
+Lambda context stand-in, and ``avi2mp4 invoke EVENT.json``.
+
+moto is a development dependency: nothing here is imported by the Lambda image's code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class LocalContext:
+    """The parts of the Lambda context that Powertools and the handler read."""
+
+    function_name: str = "avi2mp4-local"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:000000000000:function:avi2mp4-local"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout_seconds: float = 900.0
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalAws:
+    """A moto server on 127.0.0.1 (a free port), with helpers to make buckets and the table."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def __enter__(self) -> LocalAws:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a process needs in its environment to talk to this server with boto3."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION}
+
+    def s3(self) -> S3Client:
+        return self._session().client("s3", endpoint_url=self.endpoint)
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session().client("dynamodb", endpoint_url=self.endpoint)
+
+    @staticmethod
+    def _session() -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+
+    def create_bucket(self, name: str, versioned: bool = False) -> None:
+        s3 = self.s3()
+        s3.create_bucket(Bucket=name)
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def create_idempotency_table(self, name: str) -> None:
+        """Same shape as template.yaml's table: partition key ``id``, TTL on ``expiration``."""
+        ddb = self.dynamodb()
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
+
+
+def local_context() -> LambdaContext:
+    """A LocalContext typed as what handlers expect (it has every attribute they read)."""
+    return cast("LambdaContext", LocalContext())
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None, sequencer: str,
+             event_name: str = "ObjectCreated:Put") -> dict[str, Any]:  # fmt: skip
+    """A real-shaped S3 notification (the key form-urlencoded, as S3 sends it)."""
+    from urllib.parse import quote_plus
+
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "eTag": etag,
+        "sequencer": sequencer,
+    }
+    if version_id:
+        obj["versionId"] = version_id
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2026-11-24T08:00:00.000Z",
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:EXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "avi-uploads",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "EXAMPLE"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+def invoke_file(event_path: Path, endpoint: str | None) -> int:
+    """``avi2mp4 invoke``: the handler on one event file, like ``sam local invoke -e``."""
+    from handler.app import lambda_handler
+
+    if not endpoint:
+        print("avi2mp4: AWS_ENDPOINT_URL is not set; this would talk to real AWS.", file=sys.stderr)
+        if os.environ.get("AVI2MP4_ALLOW_AWS") != "1":
+            print("set AVI2MP4_ALLOW_AWS=1 to allow that.", file=sys.stderr)
+            return 2
+    try:
+        event = json.loads(event_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"avi2mp4: cannot read {event_path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = lambda_handler(event, local_context())
+    except Exception as exc:
+        print(f"avi2mp4: the handler failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0

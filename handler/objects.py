@@ -1,0 +1,53 @@
+"""What the handler passes around: one S3 object to convert, and what became of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One S3 object named by an event record: the unit of work and of idempotency."""
+
+    bucket: str
+    key: str
+    """Decoded key (S3 events carry it form-urlencoded: ``my+test.avi``)."""
+    version_id: str | None
+    sequencer: str | None
+    etag: str | None
+    identity: str
+    """bucket + key + (versionId, else sequencer, else eTag): the idempotency key. Hashing the
+    whole event would make a redelivered event with another eventTime a new job."""
+
+    @classmethod
+    def from_record(cls, record: S3EventRecord) -> ObjectRef:
+        bucket = record.s3.bucket.name
+        obj = record.s3.get_object
+        key = unquote_plus(obj.key)
+        version = obj.version_id or None
+        sequencer = obj.get("sequencer") or None
+        etag = obj.etag or None
+        tag = version or sequencer or etag or ""
+        return cls(bucket, key, version, sequencer, etag, f"{bucket}/{key}#{tag}")
+
+
+@dataclass
+class ObjectResult:
+    """Saved by the idempotency layer and returned again for a duplicate event."""
+
+    bucket: str
+    key: str
+    status: str
+    """``converted``; ``gone`` (the source no longer exists: an earlier run finished it); or
+    ``superseded`` (a newer version was uploaded under the key; its own event converts it)."""
+    manifest: str | None = None
+    clips: list[str] = field(default_factory=list)
+    jpegs: int = 0
+    dead_frames: int = 0
+    frames: int = 0
+    duration_seconds: float = 0.0
+    decode_errors: int = 0
+    source_deleted: bool = False

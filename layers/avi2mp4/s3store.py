@@ -1,0 +1,168 @@
+"""S3 side of the job: the source object (head, download, delete) and the output ``Store``.
+
+The only library module that imports boto3; the media core never imports this one. Clients are
+passed in (the handler builds them once per container), so tests can point them at a local S3.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import StorageError, VerificationError
+from .manifest import StoredObject
+from .store import Target
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+# Multipart above 16 MiB, 8 parts in flight: a 2 GB AVI downloads in ~125 parts, concurrently.
+TRANSFER = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=8)
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".json": "application/json"}
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+
+
+class SourceGone(StorageError):
+    """The source object no longer exists (already processed and deleted, or removed by a user)."""
+
+
+def _missing(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+def head_source(client: S3Client, bucket: str, key: str) -> SourceObject:
+    """The *current* object at ``key``. In a versioned bucket a deleted object's versions live on,
+    so only "current" tells whether it still waits for conversion."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _missing(exc):
+            raise SourceGone(f"s3://{bucket}/{key} does not exist (any more)") from exc
+        raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+    return SourceObject(bucket, key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
+
+
+def download_source(client: S3Client, src: SourceObject, dest: Path) -> None:
+    """Multipart, concurrent download into ``dest`` (boto3's transfer manager)."""
+    extra = {"VersionId": src.version_id} if src.version_id else {}
+    try:
+        client.download_file(src.bucket, src.key, str(dest), ExtraArgs=extra, Config=TRANSFER)
+    except ClientError as exc:
+        if _missing(exc):
+            raise SourceGone(f"s3://{src.bucket}/{src.key} disappeared during download") from exc
+        raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
+    if dest.stat().st_size != src.size:
+        raise VerificationError(f"downloaded {dest.stat().st_size} bytes of s3://{src.bucket}/{src.key}, "
+                                f"expected {src.size}")  # fmt: skip
+
+
+def delete_source(client: S3Client, src: SourceObject) -> bool:
+    """Delete the source if it is still the object we converted; True if deleted.
+
+    A user may have uploaded a new file under the same key meanwhile: that one has its own event
+    and must survive. In a versioned bucket this leaves a delete marker; the converted version
+    stays as a noncurrent version until the lifecycle rule expires it (a safety net).
+    """
+    try:
+        current = head_source(client, src.bucket, src.key)
+    except SourceGone:
+        return False
+    same = (current.version_id == src.version_id) if src.version_id else (current.etag == src.etag)
+    if not same:
+        log.warning("source s3://%s/%s was replaced after conversion; keeping the new object",
+                    src.bucket, src.key)  # fmt: skip
+        return False
+    try:
+        client.delete_object(Bucket=src.bucket, Key=src.key)
+    except ClientError as exc:
+        raise StorageError(f"cannot delete s3://{src.bucket}/{src.key}: {exc}") from exc
+    return True
+
+
+class S3Store:
+    """Outputs to the video and image buckets, each verified by a HEAD after the upload."""
+
+    def __init__(self, client: S3Client, video_bucket: str, image_bucket: str) -> None:
+        self.client = client
+        self.buckets: dict[Target, str] = {"video": video_bucket, "image": image_bucket}
+
+    def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
+        bucket = self.buckets[target]
+        size = path.stat().st_size
+        extra = {
+            "ContentType": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+            "Metadata": {"sha256": sha256},
+            # S3 checks every part against its SHA-256 on arrival.
+            "ChecksumAlgorithm": "SHA256",
+        }
+        try:
+            self.client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=TRANSFER)
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
+        stored = self._verify(bucket, key, size, sha256)
+        path.unlink()  # /tmp stays small: the clip now lives in S3
+        return stored
+
+    def put_bytes(
+        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
+    ) -> StoredObject:
+        bucket = self.buckets[target]
+        try:
+            self.client.put_object(
+                Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+                Metadata={"sha256": sha256}, ChecksumSHA256=_b64(sha256),
+            )  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
+        return self._verify(bucket, key, len(data), sha256)
+
+    def delete(self, target: Target, key: str) -> None:
+        bucket = self.buckets[target]
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if not _missing(exc):
+                raise StorageError(f"cannot delete s3://{bucket}/{key}: {exc}") from exc
+
+    def _verify(self, bucket: str, key: str, size: int, sha256: str) -> StoredObject:
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            raise VerificationError(f"s3://{bucket}/{key} is missing after upload: {exc}") from exc
+        if head["ContentLength"] != size:
+            raise VerificationError(
+                f"s3://{bucket}/{key}: uploaded {size} bytes, S3 has {head['ContentLength']}"
+            )
+        if head.get("Metadata", {}).get("sha256") != sha256:
+            raise VerificationError(f"s3://{bucket}/{key}: checksum metadata does not match")
+        whole = head.get("ChecksumSHA256")
+        # A single-part upload's checksum is the object's own; a multipart one is a checksum of
+        # part checksums ("...-N"), already checked part by part by S3 on arrival.
+        if whole and "-" not in whole and whole != _b64(sha256):
+            raise VerificationError(f"s3://{bucket}/{key}: S3's SHA-256 differs from what was sent")
+        return StoredObject(key=key, size=size, sha256=sha256, location=f"s3://{bucket}/{key}")
+
+
+def _b64(sha256_hex: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()

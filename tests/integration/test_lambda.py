@@ -1,0 +1,182 @@
+"""The Lambda handler against a real S3 + DynamoDB API (moto server over HTTP on loopback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from handler.app import ConversionFailed
+from tests.integration.conftest import Stack, make_stack
+from tests.media import lavfi_audio, lavfi_video, make, read_back
+
+
+@pytest.fixture(scope="module")
+def avi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s MJPEG + PCM: three 1 s clips and 8 JPEGs at the test stack's settings."""
+    d = tmp_path_factory.mktemp("lambda-media")
+    return make(d / "rec.avi", *lavfi_video(3.0), *lavfi_audio(3.0), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
+
+
+EXPECTED_VIDEO = ["cams/rec.manifest.json"] + [f"cams/rec_part{i:03d}.mp4" for i in range(3)]
+EXPECTED_IMAGES = [f"cams/rec/rec_f{i:06d}.jpg" for i in range(0, 75, 10)]
+
+
+def test_upload_converts_verifies_and_deletes_source(stack: Stack, avi: Path, tmp_path: Path) -> None:
+    event = stack.upload(avi, "cams/rec.avi", "ObjectCreated:CompleteMultipartUpload")
+
+    result = stack.invoke(event)
+
+    (done,) = result["done"]
+    assert done["status"] == "converted" and done["source_deleted"] is True
+    assert stack.keys(stack.settings.video_bucket) == EXPECTED_VIDEO
+    assert stack.keys(stack.settings.image_bucket) == EXPECTED_IMAGES
+    assert not stack.exists(stack.source, "cams/rec.avi")
+    manifest = json.loads(stack.s3.get_object(Bucket=stack.settings.video_bucket,
+                                              Key="cams/rec.manifest.json")["Body"].read())  # fmt: skip
+    assert manifest["source"]["bucket"] == stack.source and manifest["source"]["frames_decoded"] == 75
+    assert manifest["source"]["version_id"]
+    # What S3 holds is what the manifest promises, and it plays.
+    clip = manifest["clips"][1]
+    local = tmp_path / "part001.mp4"
+    stack.s3.download_file(stack.settings.video_bucket, clip["key"], str(local))
+    assert local.stat().st_size == clip["bytes"]
+    back = read_back(local)
+    assert back.errors == "" and back.count == 25 and "aac" in (back.audio_line() or "")
+    assert not list(stack.settings.tmp_dir.iterdir()), "/tmp is emptied after the job"
+
+
+def test_duplicate_event_does_no_work(stack: Stack, avi: Path) -> None:
+    event = stack.upload(avi, "cams/rec.avi")
+    first = stack.invoke(event)
+    calls: list[str] = []
+    stack.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+
+    second = stack.invoke(event)
+
+    assert second == first
+    assert calls == [], f"a duplicate touched S3: {calls}"
+    assert stack.keys(stack.settings.video_bucket) == EXPECTED_VIDEO
+
+
+def test_late_duplicate_after_expiry_finds_source_gone(aws: Any, avi: Path, tmp_path: Path) -> None:
+    stack = make_stack(aws, tmp_path)
+    event = stack.upload(avi, "late.avi")
+    stack.invoke(event)
+    fresh = make_stack(aws, tmp_path / "again")  # another table: the record has "expired"
+    fresh.source = stack.source
+
+    result = fresh.invoke(event)
+
+    assert result["done"][0]["status"] == "gone"
+
+
+def test_ten_objects_in_one_event(stack: Stack, tmp_path: Path) -> None:
+    small = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    records = []
+    for i in range(10):
+        records += stack.upload(small, f"batch/cam{i}.avi")["Records"]
+
+    result = stack.invoke({"Records": records})
+
+    assert len(result["done"]) == 10
+    assert stack.keys(stack.settings.video_bucket) == sorted(
+        [f"batch/cam{i}.mp4" for i in range(10)] + [f"batch/cam{i}.manifest.json" for i in range(10)]
+    )
+    assert stack.keys(stack.source) == []
+
+
+@pytest.mark.parametrize("key", ["site 1/a+b ünï cødé.avi", "UPPER/REC.AVI", "mixed.Avi"])
+def test_encoded_and_uppercase_keys(stack: Stack, tmp_path: Path, key: str) -> None:
+    small = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    event = stack.upload(small, key)
+    assert event["Records"][0]["s3"]["object"]["key"] != key or " " not in key  # arrives encoded
+
+    stack.invoke(event)
+
+    stem = key.rsplit(".", 1)[0]
+    assert stack.keys(stack.settings.video_bucket) == sorted([f"{stem}.mp4", f"{stem}.manifest.json"])
+    name = stem.rsplit("/", 1)[-1]
+    assert f"{stem}/{name}_f000000.jpg" in stack.keys(stack.settings.image_bucket)
+
+
+def test_non_avi_key_is_skipped_and_kept(stack: Stack, tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    event = stack.upload(other, "docs/notes.txt")
+
+    result = stack.invoke(event)
+
+    assert result["done"] == [] and result["skipped"][0]["reason"] == "not an .avi key"
+    assert stack.exists(stack.source, "docs/notes.txt")
+
+
+def test_event_from_an_output_bucket_is_refused(stack: Stack, avi: Path) -> None:
+    event = stack.upload(avi, "x.avi")
+    event["Records"][0]["s3"]["bucket"]["name"] = stack.settings.video_bucket
+
+    result = stack.invoke(event)
+
+    assert "output bucket" in result["skipped"][0]["reason"]
+    assert stack.keys(stack.settings.video_bucket) == []
+
+
+def test_corrupt_avi_keeps_source_and_leaves_nothing(stack: Stack, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 500)
+    event = stack.upload(bad, "cams/bad.avi")
+
+    with pytest.raises(
+        ConversionFailed, match=r"cams/bad\.avi: (UnreadableVideo|NoVideoStream|NoDecodableFrames)"
+    ):
+        stack.invoke(event)
+
+    assert stack.exists(stack.source, "cams/bad.avi")
+    assert stack.keys(stack.settings.video_bucket) == []
+    assert stack.keys(stack.settings.image_bucket) == []
+
+
+def test_upload_failure_keeps_source_and_retry_completes_cleanly(aws: Any, avi: Path, tmp_path: Path) -> None:
+    s3 = aws.s3()
+    puts = {"n": 0}
+
+    def fail_fifth_put(model: Any, **_: Any) -> None:
+        if model.name == "PutObject":
+            puts["n"] += 1
+            if puts["n"] == 5:
+                raise EndpointConnectionError(endpoint_url="http://injected-failure")
+
+    s3.meta.events.register("before-call.s3", fail_fifth_put)
+    stack = make_stack(aws, tmp_path, s3=s3)  # default settings: one 3 s clip, 8 JPEGs
+    event = stack.upload(avi, "cams/rec.avi")
+
+    with pytest.raises(ConversionFailed, match="StorageError"):
+        stack.invoke(event)
+
+    assert stack.exists(stack.source, "cams/rec.avi"), "the source survives a failed upload"
+    assert "cams/rec.manifest.json" not in stack.keys(stack.settings.video_bucket)
+    assert stack.keys(stack.settings.image_bucket) == [], "no orphans: partial outputs are removed"
+
+    result = stack.invoke(event)  # the async retry
+
+    assert result["done"][0]["status"] == "converted"
+    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4"]
+    assert stack.keys(stack.settings.image_bucket) == EXPECTED_IMAGES
+    assert not stack.exists(stack.source, "cams/rec.avi")
+
+
+def test_event_for_a_replaced_version_leaves_the_new_upload_alone(
+    stack: Stack, avi: Path, tmp_path: Path
+) -> None:
+    old_event = stack.upload(avi, "cams/rec.avi")
+    small = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    stack.upload(small, "cams/rec.avi")  # the user re-uploads before the first event is handled
+
+    result = stack.invoke(old_event)
+
+    assert result["done"][0]["status"] == "superseded"
+    assert stack.exists(stack.source, "cams/rec.avi")
+    assert stack.keys(stack.settings.video_bucket) == []
