@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PYTEST_ARGS ?= -n 2
+SAM := .tools/sam/bin/sam
 
 .PHONY: setup demo test lint format bench validate clean
 
@@ -21,10 +22,18 @@ demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a 
 test: setup lint ## lint, type-check, then every test (unit + integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup
+lint: setup $(SAM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+
+# SAM CLI pins its own boto3, so it lives in a venv of its own.
+$(SAM): requirements-sam.txt
+	$(PYTHON) -m venv .tools/sam
+	.tools/sam/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
 
 format: setup
 	$(VENV)/bin/ruff format .
@@ -34,4 +43,4 @@ bench: setup ## speed and memory against the ffmpeg CLI, measured in the same ru
 	$(PY) bench/bench_pipeline.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam

@@ -1,0 +1,61 @@
+"""template.yaml keeps the contracts that pitfalls.md says are easy to lose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    template, problems = decode(str(ROOT / "template.yaml"))
+    assert not problems and template is not None
+    return dict(template["Resources"])
+
+
+def test_trigger_covers_multipart_and_both_suffix_cases(resources: dict[str, Any]) -> None:
+    events = resources["Avi2Mp4Function"]["Properties"]["Events"].values()
+    assert {e["Properties"]["Events"] for e in events} == {"s3:ObjectCreated:*"}
+    suffixes = {e["Properties"]["Filter"]["S3Key"]["Rules"][0]["Value"] for e in events}
+    assert suffixes == {".avi", ".AVI"}
+    assert all(e["Properties"]["Bucket"] == {"Ref": "SourceBucket"} for e in events)
+
+
+def test_function_is_sized_and_retries_are_bounded(resources: dict[str, Any]) -> None:
+    fn = resources["Avi2Mp4Function"]["Properties"]
+    assert fn["PackageType"] == "Image"
+    invoke = fn["EventInvokeConfig"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    assert "MaximumRetryAttempts" in invoke and "MaximumEventAgeInSeconds" in invoke
+    variables = fn["Environment"]["Variables"]
+    assert variables["VIDEO_BUCKET"] == {"Ref": "VideoBucket"}
+    assert variables["IMAGE_BUCKET"] == {"Ref": "ImageBucket"}  # never the source: no recursion
+
+
+def test_source_is_versioned_with_expiry_and_all_buckets_private(resources: dict[str, Any]) -> None:
+    src = resources["SourceBucket"]["Properties"]
+    assert src["VersioningConfiguration"]["Status"] == "Enabled"
+    assert any("NoncurrentVersionExpiration" in r for r in src["LifecycleConfiguration"]["Rules"])
+    for name in ("SourceBucket", "VideoBucket", "ImageBucket"):
+        props = resources[name]["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+        assert props["BucketEncryption"], name
+
+
+def test_iam_is_least_privilege(resources: dict[str, Any]) -> None:
+    statements = resources["Avi2Mp4Function"]["Properties"]["Policies"][0]["Statement"]
+    actions = {s["Sid"]: set(s["Action"]) for s in statements}
+    assert actions["ReadAndDeleteSources"] == {"s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"}
+    assert "s3:PutObject" not in actions["ReadAndDeleteSources"], "never write into the source bucket"
+    assert all("*" not in a for acts in actions.values() for a in acts)
+
+
+def test_idempotency_table_expires_records(resources: dict[str, Any]) -> None:
+    table = resources["IdempotencyTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
