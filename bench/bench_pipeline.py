@@ -1,0 +1,169 @@
+"""Speed, size and memory of the pipeline against the ffmpeg CLI, measured side by side in one run.
+
+    python bench/bench_pipeline.py [--seconds 60] [--long-seconds 300] [--runs 3]
+
+Inputs: generated 720p30 MJPEG AVIs (yuvj422p, full range, PCM audio), like a camera's. Baselines,
+with the same x264 preset and CRF, both run by the ffmpeg binary that imageio-ffmpeg ships:
+  cli       ffmpeg transcode to yuv420p MP4 with AAC (what the pipeline must be within 1.05x of);
+  two-step  that transcode, then a second ffmpeg pass writing every 10th frame as a JPEG.
+Each command runs as a subprocess, start-up included; the figures are medians over --runs. The
+machine is noisy: read the ratios, not the seconds. Peak RSS comes from wait4() of each child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio_ffmpeg
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+PRESET, CRF = "veryfast", "23"
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+def run(cmd: list[str]) -> Run:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return Run(elapsed, usage.ru_maxrss / 1024)
+
+
+def make_input(path: Path, seconds: float) -> Path:
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "mjpeg", "-q:v", "4", "-pix_fmt", "yuvj422p", "-c:a", "pcm_s16le", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def cli_cmd(src: Path, out: Path) -> list[str]:
+    return [FFMPEG, "-v", "error", "-y", "-i", str(src), "-c:v", "libx264", "-preset", PRESET, "-crf", CRF,
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(out)]  # fmt: skip
+
+
+def jpeg_cmd(src: Path, out_dir: Path) -> list[str]:
+    return [FFMPEG, "-v", "error", "-y", "-i", str(src), "-vf", "select=not(mod(n\\,10))", "-fps_mode",
+            "passthrough", "-q:v", "3", str(out_dir / "f%06d.jpg")]  # fmt: skip
+
+
+def ours_cmd(src: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "avi2mp4", "convert", str(src), "--out", str(out), "--preset", PRESET,
+            "--crf", CRF, "--no-progress"]  # fmt: skip
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def compare(src: Path, work: Path, runs: int) -> dict[str, float]:
+    t_cli, t_two, t_ours, rss_cli, rss_ours = [], [], [], [], []
+    for i in range(runs):
+        # Interleaved, so drift in machine load hits all three alike.
+        cli_out = work / f"cli{i}.mp4"
+        r = run(cli_cmd(src, cli_out))
+        t_cli.append(r.seconds)
+        rss_cli.append(r.peak_rss_mb)
+        jdir = work / f"jpeg{i}"
+        jdir.mkdir()
+        t_two.append(r.seconds + run(jpeg_cmd(src, jdir)).seconds)
+        ours = work / f"ours{i}"
+        r = run(ours_cmd(src, ours))
+        t_ours.append(r.seconds)
+        rss_ours.append(r.peak_rss_mb)
+    ours_mp4 = next((work / "ours0" / "video-mp4").glob("*.mp4"))
+    return {
+        "cli_s": median(t_cli), "two_step_s": median(t_two), "ours_s": median(t_ours),
+        "cli_mb": (work / "cli0.mp4").stat().st_size / 1e6, "ours_mb": ours_mp4.stat().st_size / 1e6,
+        "cli_rss": median(rss_cli), "ours_rss": median(rss_ours),
+        "spread": (max(t_ours) - min(t_ours)) / median(t_ours),
+    }  # fmt: skip
+
+
+def peak_workdir(src: Path, work: Path) -> tuple[float, float]:
+    """Peak bytes in the pipeline's work folder vs. total clip bytes, for a split video (in process)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers"))
+    from avi2mp4.config import PipelineConfig
+    from avi2mp4.job import convert_source
+    from avi2mp4.manifest import SourceRef
+    from avi2mp4.store import LocalStore
+
+    tmp_root = work / "tmp-root"
+    tmp_root.mkdir()
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            size = sum(p.stat().st_size for p in tmp_root.rglob("*") if p.is_file())
+            peak[0] = max(peak[0], size)
+            done.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    cfg = PipelineConfig(clip_seconds=60, split_after_seconds=120, x264_preset=PRESET)
+    job = convert_source(src, SourceRef(src.name, src.stat().st_size), LocalStore(work / "split"), cfg,
+                         tmp_root=tmp_root)  # fmt: skip
+    done.set()
+    watcher.join()
+    return peak[0] / 1e6, sum(c.size for c in job.clips) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--long-seconds", type=float, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="avi2mp4-bench-"))
+    try:
+        src = make_input(work / "in60.avi", args.seconds)
+        r = compare(src, work, args.runs)
+        print(
+            f"input: {args.seconds:.0f} s 1280x720 30 fps MJPEG 4:2:2 + PCM, {src.stat().st_size / 1e6:.0f} MB;"
+            f" x264 {PRESET} crf {CRF}; medians of {args.runs} runs (ours spread {r['spread']:.0%})"
+        )
+        print(f"wall time   cli {r['cli_s']:.2f} s | two-step {r['two_step_s']:.2f} s | avi2mp4 {r['ours_s']:.2f} s")
+        print(
+            f"  ratio     avi2mp4/cli = {r['ours_s'] / r['cli_s']:.3f} (target <= 1.05); "
+            f"two-step/cli = {r['two_step_s'] / r['cli_s']:.3f}"
+        )
+        print(
+            f"mp4 size    cli {r['cli_mb']:.2f} MB | avi2mp4 {r['ours_mb']:.2f} MB | "
+            f"ratio {r['ours_mb'] / r['cli_mb']:.3f} (target <= 1.0)"
+        )
+        print(f"peak RSS    cli {r['cli_rss']:.0f} MB | avi2mp4 {r['ours_rss']:.0f} MB ({args.seconds:.0f} s input)")
+        long_src = make_input(work / "in_long.avi", args.long_seconds)
+        long_run = run(ours_cmd(long_src, work / "long-out"))
+        print(
+            f"peak RSS    avi2mp4 {long_run.peak_rss_mb:.0f} MB ({args.long_seconds:.0f} s input): "
+            f"ratio to {args.seconds:.0f} s = {long_run.peak_rss_mb / r['ours_rss']:.2f} (flat = ~1.0)"
+        )
+        peak, clips = peak_workdir(long_src, work)
+        print(f"work folder peak {peak:.1f} MB while writing {clips:.1f} MB of clips "
+              f"({args.long_seconds:.0f} s split into 60 s clips): clips are handed over as they finish")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
