@@ -54,9 +54,7 @@ class Runtime:
     """``process(ref=ObjectRef)``: the idempotent conversion of one object."""
 
 
-def build_runtime(
-    settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None
-) -> Runtime:
+def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None) -> Runtime:
     s3_client = s3 or boto3.client("s3", config=BOTO_CONFIG)
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table,
@@ -109,12 +107,8 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
             try:
                 result = rt.process(ref=ref)
             except Exception as exc:  # one bad object must not stop the others
-                logger.exception(
-                    f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__}
-                )
-                failed.append(
-                    {"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)}
-                )
+                logger.exception(f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__})
+                failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)})
                 continue
             logger.info("done", extra={"status": result.status, "manifest": result.manifest})
             done.append(asdict(result))

@@ -51,9 +51,7 @@ def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         logger.info("downloaded source", extra={"bytes": src.size})
         job = convert_source(
             local,
-            SourceRef(
-                key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id
-            ),
+            SourceRef(key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id),
             S3Store(s3, settings.video_bucket, settings.image_bucket),
             settings.pipeline,
             tmp_root=work,

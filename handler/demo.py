@@ -60,9 +60,7 @@ def run_demo(seconds: float = 250.0) -> int:
                 print(f"  {obj['Key']}  ({obj['Size']:,} bytes)")
             if len(objects) > 6:
                 print(f"  ... and {len(objects) - 6} more")
-        manifest = json.loads(
-            s3.get_object(Bucket=VIDEO_BUCKET, Key=done["manifest"].split("/", 3)[3])["Body"].read()
-        )
+        manifest = json.loads(s3.get_object(Bucket=VIDEO_BUCKET, Key=done["manifest"].split("/", 3)[3])["Body"].read())
         dead: dict[str, int] = {}
         for d in manifest["dead_frames"]:
             dead[d["reason"]] = dead.get(d["reason"], 0) + 1

@@ -78,9 +78,7 @@ class LocalAws:
 
     @staticmethod
     def _session() -> boto3.session.Session:
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
+        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
     def create_bucket(self, name: str, versioned: bool = False) -> None:
         s3 = self.s3()

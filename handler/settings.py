@@ -56,9 +56,7 @@ class Settings:
             pipeline=pipeline,
         )
         if settings.video_bucket == settings.image_bucket:
-            raise ConfigError(
-                "VIDEO_BUCKET and IMAGE_BUCKET must differ (manifests and JPEG prefixes would mix)"
-            )
+            raise ConfigError("VIDEO_BUCKET and IMAGE_BUCKET must differ (manifests and JPEG prefixes would mix)")
         if settings.idempotency_ttl_seconds < 60:
             raise ConfigError(f"IDEMPOTENCY_TTL_SECONDS={settings.idempotency_ttl_seconds}: must be >= 60")
         return settings

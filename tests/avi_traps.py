@@ -59,15 +59,11 @@ def divx3(d: Path) -> Trap:
 
 
 def raw_bgr24_odd(d: Path) -> Trap:
-    return Trap(
-        make(d / "bgr24_161x121.avi", *_v(size="161x121"), "-c:v", "rawvideo", "-pix_fmt", "bgr24"), 25
-    )
+    return Trap(make(d / "bgr24_161x121.avi", *_v(size="161x121"), "-c:v", "rawvideo", "-pix_fmt", "bgr24"), 25)
 
 
 def mjpeg_odd_size(d: Path) -> Trap:
-    return Trap(
-        make(d / "mjpeg_321x241.avi", *_v(size="321x241"), "-c:v", "mjpeg", "-pix_fmt", "yuvj420p"), 25
-    )
+    return Trap(make(d / "mjpeg_321x241.avi", *_v(size="321x241"), "-c:v", "mjpeg", "-pix_fmt", "yuvj420p"), 25)
 
 
 def raw_y800(d: Path) -> Trap:
@@ -105,9 +101,7 @@ def dv_ntsc_interlaced(d: Path) -> Trap:
 
 
 def mp4_named_avi(d: Path) -> Trap:
-    p = make(
-        d / "really_mp4.avi", *_v(), *lavfi_audio(SECONDS), "-c:v", "libx264", "-c:a", "aac", "-f", "mp4"
-    )
+    p = make(d / "really_mp4.avi", *_v(), *lavfi_audio(SECONDS), "-c:v", "libx264", "-c:a", "aac", "-f", "mp4")
     return Trap(p, 25, has_audio=True)
 
 

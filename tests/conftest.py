@@ -17,9 +17,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
-def convert_local(
-    src: Path, out: Path, cfg: PipelineConfig | None = None, key: str | None = None
-) -> JobResult:
+def convert_local(src: Path, out: Path, cfg: PipelineConfig | None = None, key: str | None = None) -> JobResult:
     """Run one source through the job with a LocalStore under ``out``."""
     source = SourceRef(key=key or src.name, size=src.stat().st_size)
     return convert_source(src, source, LocalStore(out), cfg or PipelineConfig())

@@ -22,9 +22,7 @@ def ffmpeg() -> str:
 
 
 def run_ffmpeg(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ffmpeg(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True, check=False)
 
 
 def make(path: Path, *args: str) -> Path:

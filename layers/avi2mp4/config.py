@@ -6,7 +6,7 @@ The same object is built from CLI flags (cli.py) and from the Lambda's environme
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ConfigError
@@ -15,6 +15,29 @@ X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow", "placebo",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeadFrameThresholds:
+    """When a frame counts as dead (deadframes.py). Measured on a full-range luma thumbnail."""
+
+    black_level: float = 0.10
+    """A pixel is black at or below this fraction of the luma range (blackdetect's pix_th)."""
+    black_share: float = 0.98
+    """...and a frame is black when this share of its pixels is (blackdetect's pic_th)."""
+    blank_spread: float = 2.5
+    """A frame is blank (flat, any colour) when its 8x8 block means vary less than this (0-255)."""
+    repeat_diff: float = 0.00005
+    """Mean absolute difference (0-1) under which a frame repeats the previous one: decoded repeats
+    are bit-identical (0.0), while live sensor noise stays above this even on a 1080p thumbnail."""
+    refresh_diff: float = 0.02
+    """Allowance for a keyframe that re-encodes a frozen picture in an inter-coded stream."""
+
+    def __post_init__(self) -> None:
+        for name in ("black_level", "black_share", "repeat_diff", "refresh_diff"):
+            value = getattr(self, name)
+            _check(0 <= value <= 1, name, value, "must be 0..1")
+        _check(0 <= self.blank_spread <= 255, "blank_spread", self.blank_spread, "must be 0..255")
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class PipelineConfig:
     """Frame rate assumed when the header's rate is missing or implausible."""
     max_fps: float = 240.0
     """Header rates above this are treated as bogus (see pitfalls: a header claiming 1000 fps)."""
+    dead_thresholds: DeadFrameThresholds = field(default_factory=DeadFrameThresholds)
 
     def __post_init__(self) -> None:
         _check(self.clip_seconds > 0, "clip_seconds", self.clip_seconds, "must be > 0")
@@ -55,7 +79,7 @@ class PipelineConfig:
                f"must be 1..max_fps ({self.max_fps})")  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
 
 def _check(ok: bool, name: str, value: object, rule: str) -> None:

@@ -91,9 +91,7 @@ def convert_source(
     )
 
 
-def _undo(
-    store: Store, layout: OutputLayout, uploads: list[tuple[Target, str, Future[StoredObject]]]
-) -> None:
+def _undo(store: Store, layout: OutputLayout, uploads: list[tuple[Target, str, Future[StoredObject]]]) -> None:
     """Remove what a failed job wrote, so nothing half-done looks complete."""
     for fut in [f for _, _, f in uploads]:
         fut.cancel()

@@ -24,7 +24,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from .config import PipelineConfig
-from .deadframes import FrameJudge, KeepAll, Verdict
+from .deadframes import DamageTracker, FrameJudge, KeepAll, Verdict
 from .errors import NoDecodableFrames
 from .frames import encode_jpeg, is_sampled, jpeg_name
 from .probe import VideoFacts, open_input, select_streams, video_facts
@@ -148,7 +148,7 @@ class _Run:
         self.last_pts = 0
         self.errors = 0
         self.messages: list[str] = []
-        self.lost_reference = False
+        self.damage = DamageTracker()
         self.pending: dict[int, tuple[float, bytes]] = {}
         self.sampled: list[SampledFrame] = []
         self.dead: list[DeadFrame] = []
@@ -218,7 +218,7 @@ class _Run:
             frames = packet.decode()
         except av.FFmpegError as exc:
             self.clock.forget(ts)
-            self.lost_reference = True
+            self.damage.packet_failed()
             self._error(f"video packet at dts {packet.dts}: {exc}")
             return
         for frame in frames:
@@ -246,9 +246,7 @@ class _Run:
         self.index += 1
         pts = index * self.clock.frame_ticks if self.facts.retimed else self.clock.next()
         self.last_pts = pts
-        if frame.key_frame:
-            self.lost_reference = False
-        damaged = bool(frame.is_corrupt) or (self.lost_reference and not frame.key_frame)
+        damaged = self.damage.is_damaged(frame)
         if is_sampled(index, self.cfg.frame_step):
             seconds = float(pts * self.facts.time_base)
             self.pending[index] = (seconds, encode_jpeg(frame, self.cfg.jpeg_quality))

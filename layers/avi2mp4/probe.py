@@ -56,9 +56,7 @@ def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, A
     videos = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
     if not videos:
         kind = "audio-only" if container.streams.audio else "has no video stream"
-        raise NoVideoStream(
-            f"{name} {kind}: nothing to convert" if kind == "audio-only" else f"{name} {kind}"
-        )
+        raise NoVideoStream(f"{name} {kind}: nothing to convert" if kind == "audio-only" else f"{name} {kind}")
     audio = container.streams.audio[0] if container.streams.audio else None
     return videos[0], audio
 

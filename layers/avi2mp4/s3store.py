@@ -124,9 +124,7 @@ class S3Store:
         path.unlink()  # /tmp stays small: the clip now lives in S3
         return stored
 
-    def put_bytes(
-        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
-    ) -> StoredObject:
+    def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
         bucket = self.buckets[target]
         try:
             self.client.put_object(
@@ -151,9 +149,7 @@ class S3Store:
         except ClientError as exc:
             raise VerificationError(f"s3://{bucket}/{key} is missing after upload: {exc}") from exc
         if head["ContentLength"] != size:
-            raise VerificationError(
-                f"s3://{bucket}/{key}: uploaded {size} bytes, S3 has {head['ContentLength']}"
-            )
+            raise VerificationError(f"s3://{bucket}/{key}: uploaded {size} bytes, S3 has {head['ContentLength']}")
         if head.get("Metadata", {}).get("sha256") != sha256:
             raise VerificationError(f"s3://{bucket}/{key}: checksum metadata does not match")
         whole = head.get("ChecksumSHA256")

@@ -43,9 +43,7 @@ def make_sample_avi(path: Path, seconds: float, size: tuple[int, int] = (320, 24
             frame = VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             out.mux(video.encode(frame))
-            tone = np.sin(
-                2 * np.pi * 440 * (np.arange(samples_per_frame) + i * samples_per_frame) / AUDIO_RATE
-            )
+            tone = np.sin(2 * np.pi * 440 * (np.arange(samples_per_frame) + i * samples_per_frame) / AUDIO_RATE)
             pcm = (tone * 8000).astype(np.int16).reshape(1, -1)
             aframe = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
             aframe.sample_rate = AUDIO_RATE

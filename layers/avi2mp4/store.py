@@ -22,9 +22,7 @@ class Store(Protocol):
         """Store the file at ``path`` (and delete it locally); verify size and checksum."""
         ...
 
-    def put_bytes(
-        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
-    ) -> StoredObject:
+    def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
         """Store a small object (the manifest) and verify it."""
         ...
 
@@ -59,9 +57,7 @@ class LocalStore:
             raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
         return self._verified(dst, key, size, sha256)
 
-    def put_bytes(
-        self, target: Target, key: str, data: bytes, sha256: str, content_type: str
-    ) -> StoredObject:
+    def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
         del content_type  # a local file has no content type
         dst = self.path_of(target, key)
         partial = self._partial(dst)

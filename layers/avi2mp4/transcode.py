@@ -300,9 +300,7 @@ class ClipEncoder:
         self._mux(seg, seg.audio, packet, seg.start_pts * self.time_base)
 
     @staticmethod
-    def _mux(
-        seg: _Segment, stream: VideoStream | AudioStream, packet: Packet[Stream], start: Fraction
-    ) -> None:
+    def _mux(seg: _Segment, stream: VideoStream | AudioStream, packet: Packet[Stream], start: Fraction) -> None:
         tb = packet.time_base
         offset = round(start / tb)
         packet.pts = packet.pts - offset if packet.pts is not None else None

@@ -44,9 +44,7 @@ def test_long_video_becomes_frame_exact_clips(tmp_path: Path) -> None:
 
 def test_video_at_the_threshold_stays_one_file_with_audio(tmp_path: Path) -> None:
     # 2.0 s == split_after: not longer, so one file, though it was encoded as two segments.
-    src = make(
-        tmp_path / "edge.avi", *lavfi_video(2.0), *lavfi_audio(2.0), "-c:v", "mjpeg", "-c:a", "pcm_s16le"
-    )
+    src = make(tmp_path / "edge.avi", *lavfi_video(2.0), *lavfi_audio(2.0), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
 
     job = convert_local(src, tmp_path / "out", CFG)
 
@@ -62,9 +60,7 @@ def test_video_at_the_threshold_stays_one_file_with_audio(tmp_path: Path) -> Non
 
 
 def test_clips_carry_audio(tmp_path: Path) -> None:
-    src = make(
-        tmp_path / "talk.avi", *lavfi_video(3.2), *lavfi_audio(3.2), "-c:v", "mjpeg", "-c:a", "pcm_s16le"
-    )
+    src = make(tmp_path / "talk.avi", *lavfi_video(3.2), *lavfi_audio(3.2), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
 
     job = convert_local(src, tmp_path / "out", CFG)
 

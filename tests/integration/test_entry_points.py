@@ -62,19 +62,14 @@ def test_lambda_handler_on_sample_event(aws: LocalAws, lambda_env: dict[str, str
     finally:
         handler.setStream(previous)
 
-    assert (
-        result["done"][0]["manifest"]
-        == f"s3://{lambda_env['VIDEO_BUCKET']}/cams/site 1/rec ünï+plus.manifest.json"
-    )
+    assert result["done"][0]["manifest"] == f"s3://{lambda_env['VIDEO_BUCKET']}/cams/site 1/rec ünï+plus.manifest.json"
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     done = [line for line in lines if line.get("message") == "done"]
     assert done and done[0]["s3_key"] == "cams/site 1/rec ünï+plus.avi"
     assert done[0]["function_request_id"], "every line carries the request id"
 
 
-def test_configuration_error_names_the_variable(
-    lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_configuration_error_names_the_variable(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAME_STEP", "every")
 
     with pytest.raises(ConfigError, match="FRAME_STEP"):

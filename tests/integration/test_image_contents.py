@@ -49,9 +49,7 @@ def task_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_handler_runs_from_requirements_alone(task_root: Path, aws: LocalAws, tmp_path: Path) -> None:
     stack = make_stack(aws, tmp_path)
-    src = make(
-        tmp_path / "cam.avi", *lavfi_video(1.0), *lavfi_audio(1.0), "-c:v", "mjpeg", "-c:a", "adpcm_ms"
-    )
+    src = make(tmp_path / "cam.avi", *lavfi_video(1.0), *lavfi_audio(1.0), "-c:v", "mjpeg", "-c:a", "adpcm_ms")
     event = stack.upload(src, "cam.avi", "ObjectCreated:CompleteMultipartUpload")
     s = stack.settings
     env = {"PATH": os.environ["PATH"], **aws.env, "VIDEO_BUCKET": s.video_bucket,

@@ -129,9 +129,7 @@ def test_corrupt_avi_keeps_source_and_leaves_nothing(stack: Stack, tmp_path: Pat
     bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 500)
     event = stack.upload(bad, "cams/bad.avi")
 
-    with pytest.raises(
-        ConversionFailed, match=r"cams/bad\.avi: (UnreadableVideo|NoVideoStream|NoDecodableFrames)"
-    ):
+    with pytest.raises(ConversionFailed, match=r"cams/bad\.avi: (UnreadableVideo|NoVideoStream|NoDecodableFrames)"):
         stack.invoke(event)
 
     assert stack.exists(stack.source, "cams/bad.avi")
@@ -168,9 +166,7 @@ def test_upload_failure_keeps_source_and_retry_completes_cleanly(aws: Any, avi: 
     assert not stack.exists(stack.source, "cams/rec.avi")
 
 
-def test_event_for_a_replaced_version_leaves_the_new_upload_alone(
-    stack: Stack, avi: Path, tmp_path: Path
-) -> None:
+def test_event_for_a_replaced_version_leaves_the_new_upload_alone(stack: Stack, avi: Path, tmp_path: Path) -> None:
     old_event = stack.upload(avi, "cams/rec.avi")
     small = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
     stack.upload(small, "cams/rec.avi")  # the user re-uploads before the first event is handled

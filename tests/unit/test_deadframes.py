@@ -1,0 +1,156 @@
+"""The pure judgements, on arrays built with numpy (no video involved)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from av.video.frame import VideoFrame
+
+from avi2mp4.config import DeadFrameThresholds
+from avi2mp4.deadframes import (
+    DamageTracker,
+    DeadFrameDetector,
+    block_spread,
+    frame_difference,
+    is_black,
+    is_blank,
+    luma_thumbnail,
+)
+from tests.media import make
+
+RNG = np.random.default_rng(3)
+
+
+def noisy(level: float, sigma: float, shape: tuple[int, int] = (90, 160)) -> np.ndarray:
+    return np.clip(RNG.normal(level, sigma, shape), 0, 255).astype(np.uint8)
+
+
+def structured(shape: tuple[int, int] = (90, 160)) -> np.ndarray:
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    picture: np.ndarray = ((xx * 3 + yy * 2) % 256).astype(np.uint8)
+    return picture
+
+
+def test_black_is_blackdetects_rule() -> None:
+    assert is_black(np.full((90, 160), 25, np.uint8))  # 10 % of 255 = 25.5
+    assert not is_black(np.full((90, 160), 26, np.uint8))
+    almost = np.zeros((100, 100), np.uint8)
+    almost[:3, :] = 200  # 3 % bright: not black
+    assert not is_black(almost)
+    almost[1:, :] = 0  # 1 % bright: black
+    assert is_black(almost)
+
+
+@pytest.mark.parametrize("level", [0, 16, 128, 235, 255])
+def test_flat_fields_are_blank_even_with_noise(level: int) -> None:
+    assert is_blank(np.full((90, 160), level, np.uint8))
+    assert is_blank(noisy(level, 6))
+    assert block_spread(noisy(level, 6)) < 2.5
+
+
+def test_pictures_with_structure_are_not_blank() -> None:
+    assert not is_blank(structured())
+    dim = (structured() // 8 + 10).astype(np.uint8)  # a low-contrast night picture
+    assert not is_blank(dim)
+
+
+def test_frame_difference() -> None:
+    a = structured()
+    assert frame_difference(a, a.copy()) == 0.0
+    assert frame_difference(np.zeros((4, 4), np.uint8), np.full((4, 4), 255, np.uint8)) == 1.0
+    assert frame_difference(a, noisy(0, 0) + a) == 0.0
+
+
+def frame_from(luma: np.ndarray, key: bool = True) -> VideoFrame:
+    frame = VideoFrame.from_ndarray(luma, format="gray")
+    frame.key_frame = key  # type: ignore[misc]  # writable in PyAV, read-only in its stubs
+    return frame
+
+
+def run(
+    detector: DeadFrameDetector, frames: list[np.ndarray], damaged: frozenset[int] = frozenset()
+) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for i, luma in enumerate(frames):
+        for v in detector.observe(i, frame_from(luma), i in damaged):
+            out[v.index] = v.reason
+    for v in detector.finish():
+        out[v.index] = v.reason
+    return out
+
+
+def every_frame(min_run: int = 10) -> DeadFrameDetector:
+    return DeadFrameDetector(lambda i: True, min_run=min_run)
+
+
+def test_frozen_run_keeps_its_first_frame_and_needs_one_stride() -> None:
+    moving = [noisy(100, 40) for _ in range(5)]
+    still = structured()
+    frames = moving + [still] * 12 + moving + [still] * 3 + moving
+    verdicts = run(every_frame(), frames)
+    assert verdicts[5] is None, "the first frame of a frozen run is kept"
+    assert all(verdicts[i] == "frozen" for i in range(6, 17))
+    assert all(verdicts[i] is None for i in range(22, 25)), "a 3-frame repeat is an ordinary duplicate"
+
+
+def test_every_verdict_arrives_within_one_stride() -> None:
+    detector = DeadFrameDetector(lambda i: i % 10 == 0, min_run=10)
+    still = structured()
+    frames = [noisy(100, 40) for _ in range(5)] + [still] * 40
+    decided_at: dict[int, int] = {}
+    for i, luma in enumerate(frames):
+        for v in detector.observe(i, frame_from(luma), False):
+            decided_at[v.index] = i
+    assert set(decided_at) == {0, 10, 20, 30, 40}
+    assert all(at - index <= 10 for index, at in decided_at.items())
+
+
+def test_damaged_and_black_and_blank_have_reasons() -> None:
+    frames = [structured(), np.zeros((90, 160), np.uint8), np.full((90, 160), 128, np.uint8), noisy(90, 50)]
+    verdicts = run(every_frame(), frames, damaged=frozenset({3}))
+    assert verdicts == {0: None, 1: "black", 2: "blank", 3: "damaged"}
+
+
+def test_damage_tracker_clears_at_keyframe() -> None:
+    tracker = DamageTracker()
+    assert not tracker.is_damaged(frame_from(structured(), key=False))
+    tracker.packet_failed()
+    assert tracker.is_damaged(frame_from(structured(), key=False))
+    assert not tracker.is_damaged(frame_from(structured(), key=True))
+    assert not tracker.is_damaged(frame_from(structured(), key=False))
+
+
+def test_thresholds_are_settings() -> None:
+    lenient = DeadFrameDetector(lambda i: True, 10, DeadFrameThresholds(black_share=0.5))
+    half_dark = np.zeros((90, 160), np.uint8)
+    half_dark[:, 100:] = structured()[:, 100:]
+    assert run(lenient, [half_dark]) == {0: "black"}
+    assert run(every_frame(), [half_dark]) == {0: None}
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "size"),
+    [("pal8", (161, 121)), ("rgb555le", (320, 240)), ("bgr24", (33, 17)), ("gray", (320, 240)),
+     ("yuv411p", (720, 480)), ("yuvj422p", (1280, 720)), ("yuv420p10le", (1920, 1080)), ("rgb24", (6, 4))],
+)  # fmt: skip
+def test_thumbnail_from_any_pixel_format(pix_fmt: str, size: tuple[int, int], tmp_path: Path) -> None:
+    width, height = size
+    if pix_fmt == "pal8":  # swscale cannot write palettes: decode one, as the pipeline would
+        src = make(tmp_path / "pal8.avi", "-f", "lavfi", "-i", f"color=c=0xC8C8C8:size={width}x{height}:d=0.04",
+                   "-c:v", "rawvideo", "-pix_fmt", "pal8")  # fmt: skip
+        with av.open(str(src)) as container:
+            frame = next(container.decode(video=0))
+        assert frame.format.name == "pal8"
+    else:
+        rgb = VideoFrame.from_ndarray(np.full((height, width, 3), (200, 200, 200), np.uint8), format="rgb24")
+        frame = rgb.reformat(format=pix_fmt)
+    luma = luma_thumbnail(frame)
+    assert luma.dtype == np.uint8 and luma.ndim == 2 and luma.shape[1] <= 160
+    assert abs(float(luma.mean()) - 200) < 6, "range handled: mid-light gray stays mid-light gray"
+    detector = every_frame()
+    assert run(detector, []) == {}
+    (verdict,) = detector.observe(0, frame, False)
+    assert verdict.reason == "blank"
