@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from avi2mp4.config import PipelineConfig
+from avi2mp4.config import DeadFrameThresholds, PipelineConfig
 from avi2mp4.errors import ConfigError
 
 T = TypeVar("T")
@@ -31,6 +31,15 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         d = PipelineConfig()
         read = _Reader(env)
+        t = d.dead_thresholds
+        dead_values = {
+            name: read(f"DEAD_{name.upper()}", float, getattr(t, name))
+            for name in ("black_level", "black_share", "blank_spread", "repeat_diff", "refresh_diff")
+        }
+        try:
+            thresholds = DeadFrameThresholds(**dead_values)
+        except ConfigError as exc:  # name the variable, not the field
+            raise ConfigError(f"DEAD_{str(exc).split('=', 1)[0].upper()}: {exc}") from exc
         pipeline_values = {
             "clip_seconds": read("CLIP_SECONDS", float, d.clip_seconds),
             "split_after_seconds": read("SPLIT_AFTER_SECONDS", float, d.split_after_seconds),
@@ -39,6 +48,7 @@ class Settings:
             "jpeg_quality": read("JPEG_QUALITY", int, d.jpeg_quality),
             "x264_preset": read("X264_PRESET", str, d.x264_preset),
             "x264_crf": read("X264_CRF", int, d.x264_crf),
+            "dead_thresholds": thresholds,
         }
         try:
             pipeline = PipelineConfig(**pipeline_values)  # type: ignore[arg-type]

@@ -8,11 +8,11 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from . import __version__
-from .config import X264_PRESETS, PipelineConfig
+from .config import X264_PRESETS, DeadFrameThresholds, PipelineConfig
 from .errors import Avi2Mp4Error, ConfigError
 from .job import JobResult, convert_source
 from .layout import is_avi
@@ -79,13 +79,31 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="split videos longer than this")  # fmt: skip
     p.add_argument("--frame-step", type=int, default=d.frame_step, help="every Nth frame -> JPEG")
     p.add_argument("--no-dead-filter", action="store_true", help="keep black/blank/frozen/damaged frames")
+    p.add_argument(
+        "--dead-threshold",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"tune the dead-frame filter ({', '.join(f.name for f in fields(DeadFrameThresholds))})",
+    )
     p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality)
     p.add_argument("--crf", type=int, default=d.x264_crf, help="x264 constant rate factor (0-51)")
     p.add_argument("--preset", default=d.x264_preset, choices=X264_PRESETS, help="x264 preset")
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    thresholds: dict[str, float] = {}
+    known = {f.name for f in fields(DeadFrameThresholds)}
+    for item in args.dead_threshold:
+        name, _, value = item.partition("=")
+        if name not in known:
+            raise ConfigError(f"--dead-threshold {item!r}: NAME must be one of {', '.join(sorted(known))}")
+        try:
+            thresholds[name] = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"--dead-threshold {item!r}: VALUE must be a number") from exc
     return PipelineConfig(
+        dead_thresholds=DeadFrameThresholds(**thresholds),
         clip_seconds=args.clip_seconds,
         split_after_seconds=args.split_after,
         frame_step=args.frame_step,

@@ -62,6 +62,10 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run("convert", "--out", tmp_path).returncode == 2
     bad = run("convert", tmp_path, "--out", tmp_path / "o", "--frame-step", "0")
     assert bad.returncode == 2 and "frame_step" in bad.stderr
+    threshold = run("convert", tmp_path, "--out", tmp_path / "o", "--dead-threshold", "black_share=2")
+    assert threshold.returncode == 2 and "black_share" in threshold.stderr
+    unknown = run("convert", tmp_path, "--out", tmp_path / "o", "--dead-threshold", "sharpness=1")
+    assert unknown.returncode == 2 and "NAME must be one of" in unknown.stderr
 
 
 def test_missing_input_is_reported_and_others_still_run(tmp_path: Path) -> None:

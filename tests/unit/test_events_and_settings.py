@@ -62,6 +62,9 @@ def test_settings_parse_every_variable() -> None:
     assert (p.clip_seconds, p.split_after_seconds, p.frame_step, p.dead_frame_filter) == (60, 90, 5, False)
     assert (p.jpeg_quality, p.x264_preset, p.x264_crf) == (80, "fast", 20)
     assert (s.video_bucket, s.image_bucket, s.idempotency_ttl_seconds) == ("v", "i", 7200)
+    dead = Settings.from_env({"IDEMPOTENCY_TABLE": "t", "DEAD_BLACK_SHARE": "0.9", "DEAD_REPEAT_DIFF": "0.001"})
+    assert dead.pipeline.dead_thresholds.black_share == 0.9
+    assert dead.pipeline.dead_thresholds.repeat_diff == 0.001
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,8 @@ def test_settings_parse_every_variable() -> None:
         ({"DEAD_FRAME_FILTER": "maybe"}, "DEAD_FRAME_FILTER"),
         ({"JPEG_QUALITY": "100"}, "JPEG_QUALITY"),
         ({"VIDEO_BUCKET": "same", "IMAGE_BUCKET": "same"}, "VIDEO_BUCKET"),
+        ({"DEAD_BLACK_SHARE": "1.5"}, "DEAD_BLACK_SHARE"),
+        ({"DEAD_BLANK_SPREAD": "flat"}, "DEAD_BLANK_SPREAD"),
     ],
 )
 def test_bad_settings_name_their_variable(env: dict[str, str], variable: str) -> None:
