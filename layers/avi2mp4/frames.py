@@ -29,6 +29,7 @@ def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
         format="rgb24",
         src_color_range=ColorRange.JPEG if full else ColorRange.MPEG,
         dst_color_range=ColorRange.JPEG,
+        threads=1,  # the cores are busy with decoding and x264
     )
     buf = io.BytesIO()
     Image.fromarray(rgb.to_ndarray()).save(buf, format="JPEG", quality=quality)
