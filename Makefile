@@ -41,6 +41,7 @@ format: setup
 
 bench: setup ## speed and memory against the ffmpeg CLI, measured in the same run
 	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_deadframes.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools import Logger
 from avi2mp4.errors import StorageError
 from avi2mp4.job import convert_source
 from avi2mp4.manifest import SourceRef
+from avi2mp4.pipeline import Progress
 from avi2mp4.s3store import S3Store, SourceGone, delete_source, download_source, head_source
 from handler import SERVICE
 from handler.objects import ObjectRef, ObjectResult
@@ -55,6 +57,7 @@ def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
             S3Store(s3, settings.video_bucket, settings.image_bucket),
             settings.pipeline,
             tmp_root=work,
+            progress=ProgressLog(),
         )
         # Every output was verified inside convert_source; only now may the source go.
         deleted = delete_source(s3, src)
@@ -74,6 +77,22 @@ def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         decode_errors=r.decode_errors,
         source_deleted=deleted,
     )
+
+
+class ProgressLog:
+    """A log line every ``every_seconds`` of work, so a long conversion shows life in CloudWatch."""
+
+    def __init__(self, every_seconds: float = 30.0) -> None:
+        self.every = every_seconds
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            logger.info("converting", extra={"media_seconds": round(p.seconds, 1), "frames": p.frames,
+                                             "expected_seconds": p.expected_seconds,
+                                             "speed": round(p.seconds / max(now - self.started, 1e-6), 2)})  # fmt: skip
 
 
 def local_name(key: str) -> str:

@@ -40,7 +40,8 @@ def mjpeg_422_full_range(d: Path) -> Trap:
     return Trap(p, 25, has_audio=True)
 
 
-def xvid_bframes(d: Path) -> Trap:
+def xvid_packed_bframes(d: Path) -> Trap:
+    # libxvid packs B-frames into AVI (with N-VOP placeholders), as DivX 5 and Xvid captures do.
     return Trap(make(d / "xvid_bf.avi", *_v(), "-c:v", "libxvid", "-bf", "2", "-vtag", "XVID"), 25)
 
 
@@ -174,7 +175,7 @@ def damaged_packets(d: Path) -> Trap:
 TRAPS: dict[str, Callable[[Path], Trap]] = {
     f.__name__: f
     for f in (
-        mjpeg_422_full_range, mjpeg_odd_size, xvid_bframes, divx5_bframes_adpcm, h264_bframes,
+        mjpeg_422_full_range, mjpeg_odd_size, xvid_packed_bframes, divx5_bframes_adpcm, h264_bframes,
         divx3, raw_bgr24_odd, raw_y800, raw_pal8, msrle, cinepak, msvideo1, huffyuv, zmbv,
         dv_ntsc_interlaced, mp4_named_avi, mkv_named_avi, asf_named_avi, vfr_zero_byte_chunks,
         truncated_no_index, unfinalized_header, header_1000fps, header_rate_zero, damaged_packets,

@@ -12,7 +12,7 @@ from avi2mp4 import errors
 from avi2mp4.config import PipelineConfig
 from tests.avi_traps import REJECTS, TRAPS
 from tests.conftest import convert_local
-from tests.media import count_source_frames, read_back
+from tests.media import count_source_frames, read_back, run_ffmpeg
 
 
 @pytest.mark.parametrize("name", sorted(TRAPS))
@@ -60,3 +60,8 @@ def test_bad_input_is_rejected_with_typed_error(name: str, tmp_path: Path) -> No
     assert src.name in str(info.value) or "frame" in str(info.value)
     assert not [p for p in out.rglob("*") if p.is_file()], "a rejected file must leave no output"
     assert src.exists(), "the source is never touched"
+
+
+def test_xvid_trap_really_has_packed_b_frames(tmp_path: Path) -> None:
+    trap = TRAPS["xvid_packed_bframes"](tmp_path)
+    assert "packed B-frames" in run_ffmpeg("-i", str(trap.path), "-f", "null", "-").stderr
