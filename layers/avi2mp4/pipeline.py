@@ -28,7 +28,7 @@ from .deadframes import DamageTracker, FrameJudge, KeepAll, Verdict
 from .errors import NoDecodableFrames
 from .frames import encode_jpeg, is_sampled, jpeg_name
 from .probe import VideoFacts, open_input, select_streams, video_facts
-from .timing import FrameClock
+from .timing import FrameClock, frame_ticks
 from .transcode import ClipEncoder, ClipFile, EncoderThread, FrameConverter, require_encoders
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,7 @@ class _Run:
         self.judge = judge or KeepAll(cfg.frame_step)
         self.video, self.audio = video, audio
         self.video.thread_type = "AUTO"  # frame threads: the decoder overlaps itself
-        ticks = max(1, round(1 / (facts.fps * facts.time_base)))
-        self.clock = FrameClock(ticks)
+        self.clock = FrameClock(frame_ticks(facts.time_base, facts.fps))
         rate = self.audio.codec_context.sample_rate if self.audio is not None else None
         channels = self.audio.codec_context.channels if self.audio is not None else 0
         # Clips finish on the encoder thread; they are handed to on_output from this thread.

@@ -57,7 +57,8 @@ def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, A
     if not videos:
         kind = "audio-only" if container.streams.audio else "has no video stream"
         raise NoVideoStream(f"{name} {kind}: nothing to convert" if kind == "audio-only" else f"{name} {kind}")
-    audio = container.streams.audio[0] if container.streams.audio else None
+    # Audio that FFmpeg cannot decode is left out (the video still converts); it has no context.
+    audio = next((s for s in container.streams.audio if s.codec_context is not None), None)
     return videos[0], audio
 
 

@@ -34,6 +34,7 @@ from av.video.stream import VideoStream
 from .config import PipelineConfig
 from .errors import EncoderUnavailable
 from .probe import VideoFacts
+from .timing import frame_ticks
 
 AUDIO_BITRATE = 128_000
 MP4_OPTIONS = {"movflags": "+faststart"}
@@ -69,10 +70,12 @@ class FrameConverter:
 
     def __call__(self, frame: VideoFrame) -> VideoFrame:
         src_range = ColorRange.JPEG if _is_full_range(frame) else ColorRange.MPEG
-        same_size = frame.width == self.width and frame.height == self.height
+        # Same size but for the odd pixel: keep it (cropped below). Another size (the stream
+        # changed resolution mid-way): scale to the encoder's.
+        keep_size = (even(frame.width), even(frame.height)) == (self.width, self.height)
         out = frame.reformat(
-            width=None if same_size or _odd_by_one(frame, self) else self.width,
-            height=None if same_size or _odd_by_one(frame, self) else self.height,
+            width=None if keep_size else self.width,
+            height=None if keep_size else self.height,
             format="yuv420p",
             src_color_range=src_range,
             dst_color_range=ColorRange.MPEG,
@@ -100,11 +103,6 @@ class FrameConverter:
 
 def _is_full_range(frame: VideoFrame) -> bool:
     return frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
-
-
-def _odd_by_one(frame: VideoFrame, conv: FrameConverter) -> bool:
-    """The frame only differs from the target by the odd pixel we crop away."""
-    return even(frame.width) == conv.width and even(frame.height) == conv.height
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ class ClipEncoder:
         self.workdir, self.stem, self.facts, self.cfg = workdir, stem, facts, cfg
         self.on_clip = on_clip
         self.time_base = facts.time_base
-        self.frame_ticks = max(1, round(1 / (facts.fps * facts.time_base)))
+        self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
         self.split_ticks = Fraction(cfg.split_after_seconds) / self.time_base
         self.audio_rate = audio_rate
@@ -163,7 +161,6 @@ class ClipEncoder:
         self._delivered: list[ClipFile] = []
         self._long = False
         self._frames = 0
-        self._last_pts = -1
         self._audio_encoder: AudioCodecContext | None = None
         self._early_audio: list[AudioFrame] = []
 
@@ -180,7 +177,6 @@ class ClipEncoder:
         seg.last_frame = self._frames
         seg.end_pts = pts + self.frame_ticks
         self._frames += 1
-        self._last_pts = pts
         if pts >= self.split_ticks:
             self._long = True
         assert self._encoder is not None
