@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -106,6 +107,13 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
                 continue
             try:
                 result = rt.process(ref=ref)
+            except IdempotencyAlreadyInProgressError as exc:
+                # A concurrent delivery of the same event is converting it; the retry of this one
+                # will find its result.
+                logger.warning("another invocation is converting this object; will retry")
+                failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__,
+                               "reason": "in progress elsewhere"})  # fmt: skip
+                continue
             except Exception as exc:  # one bad object must not stop the others
                 logger.exception(f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__})
                 failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)})

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 logger = Logger(service=SERVICE, child=True)
 
 WORK_PREFIX = "avi2mp4-"
-# Source + the clips not yet handed over (at most split_after worth) + JPEGs in flight.
-SPACE_FACTOR = 2.2
+# The source, plus the clips not yet uploaded (at most split_after seconds of H.264, far smaller
+# than the MJPEG or raw video that AVIs usually hold) and the JPEGs in flight.
+SPACE_FACTOR = 1.5
 
 
 class InsufficientStorage(StorageError):

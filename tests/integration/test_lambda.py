@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,30 @@ def test_event_for_a_replaced_version_leaves_the_new_upload_alone(stack: Stack, 
     assert result["done"][0]["status"] == "superseded"
     assert stack.exists(stack.source, "cams/rec.avi")
     assert stack.keys(stack.settings.video_bucket) == []
+
+
+def test_concurrent_duplicate_waits_for_the_first(aws: Any, avi: Path, tmp_path: Path) -> None:
+    s3 = aws.s3()
+    downloading, release = threading.Event(), threading.Event()
+
+    def hold_first_download(model: Any, **_: Any) -> None:
+        if model.name == "GetObject" and not downloading.is_set():
+            downloading.set()
+            release.wait(timeout=60)
+
+    s3.meta.events.register("before-call.s3", hold_first_download)
+    stack = make_stack(aws, tmp_path, s3=s3)
+    event = stack.upload(avi, "cams/rec.avi")
+    first: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: first.update(stack.invoke(event)))
+    worker.start()
+    assert downloading.wait(timeout=60)
+
+    with pytest.raises(ConversionFailed, match="in progress elsewhere"):
+        stack.invoke(event)  # the same event, delivered again while the first is converting
+
+    release.set()
+    worker.join(timeout=120)
+    assert first["done"][0]["status"] == "converted"
+    assert stack.invoke(event) == first, "the retry gets the first delivery's result"
+    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4"]

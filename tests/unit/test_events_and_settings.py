@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from avi2mp4.errors import ConfigError
 from handler.app import skip_reason
+from handler.convert import InsufficientStorage, require_space
 from handler.objects import ObjectRef
 from handler.settings import Settings
 from tests.events import EVENTS, load_event
@@ -88,3 +90,10 @@ def test_bad_settings_name_their_variable(env: dict[str, str], variable: str) ->
     base = {} if variable == "IDEMPOTENCY_TABLE" else {"IDEMPOTENCY_TABLE": "idem"}
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env({**base, **env})
+
+
+def test_tmp_space_is_checked_before_download(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    require_space(tmp_path, 1000)
+    with pytest.raises(InsufficientStorage, match="EphemeralStorage"):
+        require_space(tmp_path, free)
