@@ -235,9 +235,12 @@ class _Run:
 
     def _error(self, message: str) -> None:
         self.errors += 1
+        # A badly damaged file can fail on every packet: log and list the first ones only.
         if len(self.messages) < MAX_ERRORS_LISTED:
             self.messages.append(message)
-        log.warning("decode error: %s", message)
+            log.warning("decode error: %s", message)
+        elif self.errors == MAX_ERRORS_LISTED + 1:
+            log.warning("more decode errors; only the first %d are listed", MAX_ERRORS_LISTED)
 
     # ---- per frame -----------------------------------------------------------------------------
     def _video_frame(self, frame: VideoFrame) -> None:
