@@ -18,7 +18,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 
 from .config import DeadFrameThresholds, PipelineConfig
-from .frames import is_sampled
+from .frames import is_sampled, source_range
 
 THUMB_WIDTH = 160
 BLOCK = 8
@@ -68,7 +68,7 @@ def luma_thumbnail(frame: VideoFrame, width: int = THUMB_WIDTH) -> Luma:
     sensor noise (which tells a live static scene from a frozen one); block means average it away
     where flatness is judged.
     """
-    full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
+    full = source_range(frame) == ColorRange.JPEG
     if frame.format.name in _LUMA_PLANE_FORMATS:
         plane = frame.planes[0]
         rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[

@@ -9,6 +9,13 @@ from av.video.reformatter import ColorRange
 from PIL import Image
 
 
+def source_range(frame: VideoFrame) -> ColorRange:
+    """The frame's colour range, made explicit. MJPEG decodes to full range (``yuvj*`` formats, or
+    the JPEG range flag); swscale would otherwise treat it as limited and clip it."""
+    full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
+    return ColorRange.JPEG if full else ColorRange.MPEG
+
+
 def is_sampled(index: int, frame_step: int) -> bool:
     """Frames 0, N, 2N, ... of the decoded sequence are JPEG candidates."""
     return index % frame_step == 0
@@ -24,10 +31,9 @@ def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
 
     The source's range is passed explicitly: full-range MJPEG read as limited would look washed out.
     """
-    full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
     rgb = frame.reformat(
         format="rgb24",
-        src_color_range=ColorRange.JPEG if full else ColorRange.MPEG,
+        src_color_range=source_range(frame),
         dst_color_range=ColorRange.JPEG,
         threads=1,  # the cores are busy with decoding and x264
     )

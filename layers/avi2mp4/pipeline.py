@@ -148,7 +148,8 @@ class _Run:
         self.errors = 0
         self.messages: list[str] = []
         self.damage = DamageTracker()
-        self.pending: dict[int, tuple[float, bytes]] = {}
+        # Sampled frames awaiting a verdict (at most one stride's worth): encoded only if kept.
+        self.pending: dict[int, tuple[float, VideoFrame]] = {}
         self.sampled: list[SampledFrame] = []
         self.dead: list[DeadFrame] = []
         self.expected = float(container.duration / av.time_base) if container.duration else None
@@ -251,7 +252,7 @@ class _Run:
         damaged = self.damage.is_damaged(frame)
         if is_sampled(index, self.cfg.frame_step):
             seconds = float(pts * self.facts.time_base)
-            self.pending[index] = (seconds, encode_jpeg(frame, self.cfg.jpeg_quality))
+            self.pending[index] = (seconds, frame)
         for verdict in self.judge.observe(index, frame, damaged):
             self._resolve(verdict)
         self.encoder.add_video(frame, pts)
@@ -260,13 +261,13 @@ class _Run:
             self.progress(Progress(index + 1, float(pts * self.facts.time_base), self.expected))
 
     def _resolve(self, verdict: Verdict) -> None:
-        seconds, data = self.pending.pop(verdict.index)
+        seconds, frame = self.pending.pop(verdict.index)
         if verdict.reason is not None:
             self.dead.append(DeadFrame(verdict.index, verdict.reason))
             return
         name = jpeg_name(self.stem, verdict.index)
         path = self.workdir / f"f{verdict.index:06d}.jpg"
-        path.write_bytes(data)
+        path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
         self.on_output(describe_file("image", name, path))
         self.sampled.append(SampledFrame(name, verdict.index, seconds))
 

@@ -33,6 +33,7 @@ from av.video.stream import VideoStream
 
 from .config import PipelineConfig
 from .errors import EncoderUnavailable
+from .frames import source_range
 from .probe import VideoFacts
 from .timing import frame_ticks
 
@@ -69,7 +70,6 @@ class FrameConverter:
         self._crop_key: tuple[int, int] | None = None
 
     def __call__(self, frame: VideoFrame) -> VideoFrame:
-        src_range = ColorRange.JPEG if _is_full_range(frame) else ColorRange.MPEG
         # Same size but for the odd pixel: keep it (cropped below). Another size (the stream
         # changed resolution mid-way): scale to the encoder's.
         keep_size = (even(frame.width), even(frame.height)) == (self.width, self.height)
@@ -77,7 +77,7 @@ class FrameConverter:
             width=None if keep_size else self.width,
             height=None if keep_size else self.height,
             format="yuv420p",
-            src_color_range=src_range,
+            src_color_range=source_range(frame),
             dst_color_range=ColorRange.MPEG,
             dst_colorspace=Colorspace.ITU601,
             # One thread: x264 and the decoder already fill the cores; swscale's own pool only
@@ -99,10 +99,6 @@ class FrameConverter:
             self._crop, self._crop_key = graph, key
         self._crop.vpush(frame)
         return self._crop.vpull()
-
-
-def _is_full_range(frame: VideoFrame) -> bool:
-    return frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
 
 
 @dataclass(frozen=True)
