@@ -1,16 +1,19 @@
 # The two quick-start commands (README): `make demo` and `make test`. Both set up .venv first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTHON ?= python3
+# The venv runs the Lambda image's Python (read from the Dockerfile), so what is tested is what ships.
+IMAGE_PYTHON := $(shell python3 devtools/lambda_image.py python-version)
+PYTHON ?= $(shell python3 devtools/lambda_image.py find-python 2>/dev/null)
 PYTEST_ARGS ?= -n 2
 SAM := .tools/sam/bin/sam
 
 .PHONY: setup demo test lint format bench validate clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-$(IMAGE_PYTHON)
 
-$(VENV)/.installed: requirements-dev.txt layers/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt pyproject.toml Dockerfile
+	@test -n "$(PYTHON)" || python3 devtools/lambda_image.py find-python
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
@@ -31,7 +34,7 @@ lint: setup $(SAM)
 
 # SAM CLI pins its own boto3, so it lives in a venv of its own.
 $(SAM): requirements-sam.txt
-	$(PYTHON) -m venv .tools/sam
+	python3 -m venv .tools/sam
 	.tools/sam/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 

@@ -59,3 +59,11 @@ def test_idempotency_table_expires_records(resources: dict[str, Any]) -> None:
     table = resources["IdempotencyTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_architecture_is_a_parameter_of_the_function(resources: dict[str, Any]) -> None:
+    template, _ = decode(str(ROOT / "template.yaml"))
+    assert template is not None
+    param = template["Parameters"]["Architecture"]
+    assert param["Default"] == "x86_64" and set(param["AllowedValues"]) == {"x86_64", "arm64"}
+    assert resources["Avi2Mp4Function"]["Properties"]["Architectures"] == [{"Ref": "Architecture"}]
