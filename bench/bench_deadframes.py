@@ -3,7 +3,7 @@ cost per frame at three resolutions.
 
     python bench/bench_deadframes.py
 
-Accuracy: labelled MJPEG and MPEG-4 clips (tests/deadframe_truth.py), scored per frame (every
+Accuracy: labelled MJPEG and MPEG-4 clips (devtools/deadframe_truth.py), scored per frame (every
 frame decided) and per sampled frame (every 10th, as the pipeline does). Precision and recall are
 dead-vs-alive; per label, a dead label's figure is its recall and an alive label's is the share of
 its frames wrongly called dead. The anchor is FFmpeg's blackdetect + freezedetect at defaults and
@@ -14,7 +14,6 @@ Cost: thumbnail + all judgements per decoded frame, median of 5 passes over 200 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,9 @@ from pathlib import Path
 import numpy as np
 from av.video.frame import VideoFrame
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from avi2mp4.deadframes import DeadFrameDetector
-from tests.deadframe_eval import FFMPEG_DEFAULTS, FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
-from tests.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, write_truth_clip
+from avi2mp4.labeling.detector import DeadFrameDetector
+from devtools.deadframe_eval import FFMPEG_DEFAULTS, FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
+from devtools.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, write_truth_clip
 
 
 def row(name: str, s: Score) -> str:

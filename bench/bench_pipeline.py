@@ -101,11 +101,10 @@ def compare(src: Path, work: Path, runs: int) -> dict[str, float]:
 
 def peak_workdir(src: Path, work: Path) -> tuple[float, float]:
     """Peak bytes in the pipeline's work folder vs. total clip bytes, for a split video (in process)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers"))
-    from avi2mp4.config import PipelineConfig
-    from avi2mp4.job import convert_source
-    from avi2mp4.manifest import SourceRef
-    from avi2mp4.store import LocalStore
+    from avi2mp4.job import run_job
+    from avi2mp4.outputs.manifest import SourceRef
+    from avi2mp4.settings import PipelineConfig
+    from avi2mp4.storage.local import LocalStore
 
     tmp_root = work / "tmp-root"
     tmp_root.mkdir()
@@ -121,7 +120,7 @@ def peak_workdir(src: Path, work: Path) -> tuple[float, float]:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     cfg = PipelineConfig(clip_seconds=60, split_after_seconds=120, x264_preset=PRESET)
-    job = convert_source(src, SourceRef(src.name, src.stat().st_size), LocalStore(work / "split"), cfg,
+    job = run_job(src, SourceRef(src.name, src.stat().st_size), LocalStore(work / "split"), cfg,
                          tmp_root=tmp_root)  # fmt: skip
     done.set()
     watcher.join()

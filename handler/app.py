@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from avi2mp4.errors import Avi2Mp4Error
-from avi2mp4.layout import is_avi
+from avi2mp4.outputs.names import is_avi
 from handler import SERVICE
-from handler.convert import convert_object
 from handler.objects import ObjectRef, ObjectResult
+from handler.process_object import process_object
 from handler.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,11 +67,11 @@ def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: Dyna
         expires_after_seconds=settings.idempotency_ttl_seconds,
     )
 
-    def convert(ref: ObjectRef) -> ObjectResult:
-        return convert_object(ref, settings, s3_client)
+    def process_one(ref: ObjectRef) -> ObjectResult:
+        return process_object(ref, settings, s3_client)
 
     process = idempotent_function(
-        convert,
+        process_one,
         data_keyword_argument="ref",
         persistence_store=persistence,
         config=config,

@@ -1,21 +1,34 @@
 """The function's settings: read once from the environment, typed, validated, fail fast.
 
-A bad value raises ConfigError naming the variable, at the first invocation of a cold container,
-before any object is touched.
+The pipeline's settings are defined in ``avi2mp4.settings``; the ones only the function has are
+defined below the same way. A bad value raises ConfigError naming the variable, at the first
+invocation of a cold container, before any object is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-from avi2mp4.config import DeadFrameThresholds, PipelineConfig
 from avi2mp4.errors import ConfigError
+from avi2mp4.settings import PipelineConfig, entries, parse_text, read_env, setting, validate
 
-T = TypeVar("T")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """Settings of the Lambda function only (the CLI writes to folders, not buckets)."""
+
+    video_bucket: str = setting("video-mp4", "VIDEO_BUCKET", doc="bucket for MP4 clips and manifests")
+    image_bucket: str = setting("unlabeled-images", "IMAGE_BUCKET", doc="bucket for the JPEGs (must differ)")
+    idempotency_table: str = setting("", "IDEMPOTENCY_TABLE",
+        doc="DynamoDB table, partition key `id`, TTL on `expiration`")  # fmt: skip
+    idempotency_ttl_seconds: int = setting(24 * 3600, "IDEMPOTENCY_TTL_SECONDS", minimum=60,
+        doc="how long a finished object's record is kept")  # fmt: skip
+    tmp_dir: str = setting("/tmp", "TMP_DIR", doc="work space for the source and its outputs")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(frozen=True)
@@ -29,68 +42,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        d = PipelineConfig()
-        read = _Reader(env)
-        t = d.dead_thresholds
-        dead_values = {
-            name: read(f"DEAD_{name.upper()}", float, getattr(t, name))
-            for name in ("black_level", "black_share", "blank_spread", "repeat_diff", "refresh_diff")
-        }
-        try:
-            thresholds = DeadFrameThresholds(**dead_values)
-        except ConfigError as exc:  # name the variable, not the field
-            raise ConfigError(f"DEAD_{str(exc).split('=', 1)[0].upper()}: {exc}") from exc
-        pipeline_values = {
-            "clip_seconds": read("CLIP_SECONDS", float, d.clip_seconds),
-            "split_after_seconds": read("SPLIT_AFTER_SECONDS", float, d.split_after_seconds),
-            "frame_step": read("FRAME_STEP", int, d.frame_step),
-            "dead_frame_filter": read("DEAD_FRAME_FILTER", _bool, d.dead_frame_filter),
-            "jpeg_quality": read("JPEG_QUALITY", int, d.jpeg_quality),
-            "x264_preset": read("X264_PRESET", str, d.x264_preset),
-            "x264_crf": read("X264_CRF", int, d.x264_crf),
-            "dead_thresholds": thresholds,
-        }
-        try:
-            pipeline = PipelineConfig(**pipeline_values)  # type: ignore[arg-type]
-        except ConfigError as exc:  # name the variable, not the field
-            field = str(exc).split("=", 1)[0]
-            var = {"split_after_seconds": "SPLIT_AFTER_SECONDS", "x264_preset": "X264_PRESET",
-                   "x264_crf": "X264_CRF"}.get(field, field.upper())  # fmt: skip
-            raise ConfigError(f"{var}: {exc}") from exc
-        settings = cls(
-            video_bucket=read("VIDEO_BUCKET", str, "video-mp4"),
-            image_bucket=read("IMAGE_BUCKET", str, "unlabeled-images"),
-            idempotency_table=read("IDEMPOTENCY_TABLE", str, None),
-            idempotency_ttl_seconds=read("IDEMPOTENCY_TTL_SECONDS", int, 24 * 3600),
-            tmp_dir=Path(read("TMP_DIR", str, "/tmp")),
-            pipeline=pipeline,
-        )
-        if settings.video_bucket == settings.image_bucket:
+        values = {}
+        for entry in entries(FunctionSettings):
+            raw = env.get(entry.spec.env, "").strip()
+            values[entry.name] = parse_text(entry, raw, entry.spec.env) if raw else entry.default
+        own = FunctionSettings(**values)
+        if not own.idempotency_table:
+            raise ConfigError("IDEMPOTENCY_TABLE is not set", field="idempotency_table")
+        if own.video_bucket == own.image_bucket:
             raise ConfigError("VIDEO_BUCKET and IMAGE_BUCKET must differ (manifests and JPEG prefixes would mix)")
-        if settings.idempotency_ttl_seconds < 60:
-            raise ConfigError(f"IDEMPOTENCY_TTL_SECONDS={settings.idempotency_ttl_seconds}: must be >= 60")
-        return settings
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, name: str, parse: Callable[[str], T], default: T | None) -> T:
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            if default is None:
-                raise ConfigError(f"{name} is not set")
-            return default
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r}: {exc}") from exc
-
-
-def _bool(raw: str) -> bool:
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ValueError("expected true or false")
+        return cls(
+            video_bucket=own.video_bucket,
+            image_bucket=own.image_bucket,
+            idempotency_table=own.idempotency_table,
+            idempotency_ttl_seconds=own.idempotency_ttl_seconds,
+            tmp_dir=Path(own.tmp_dir),
+            pipeline=read_env(env),
+        )

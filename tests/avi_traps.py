@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.media import lavfi_audio, lavfi_video, make
+from devtools.readback import lavfi_audio, lavfi_video, make
 
 SECONDS = 2.0
 

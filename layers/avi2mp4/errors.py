@@ -36,7 +36,12 @@ class EncoderUnavailable(Avi2Mp4Error):
 
 
 class ConfigError(Avi2Mp4Error):
-    """A setting is missing or out of range; the message names the setting."""
+    """A setting is missing or out of range; the message names the setting (variable or flag)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The settings field at fault, so a reader can name the variable or flag that carried it."""
 
 
 class StorageError(Avi2Mp4Error):

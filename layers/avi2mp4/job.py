@@ -18,12 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PipelineConfig
-from .deadframes import make_judge
-from .layout import OutputLayout
-from .manifest import Manifest, SourceRef, StoredObject, build_manifest
+from .outputs.manifest import Manifest, SourceRef, build_manifest
+from .outputs.names import OutputLayout
 from .pipeline import OutputFile, PipelineResult, ProgressHandler, process_video
-from .store import Store, Target
+from .settings import PipelineConfig
+from .storage.port import Store, StoredObject, Target
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,15 @@ class JobResult:
     seconds: float
 
 
-def convert_source(
+@dataclass(frozen=True)
+class _Upload:
+    target: Target
+    key: str
+    output: OutputFile
+    future: Future[StoredObject]
+
+
+def run_job(
     src: Path,
     source: SourceRef,
     store: Store,
@@ -54,22 +61,21 @@ def convert_source(
     started = time.monotonic()
     layout = OutputLayout.for_key(source.key)
     workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-", dir=tmp_root))
-    uploads: list[tuple[Target, str, Future[StoredObject]]] = []
+    uploads: list[_Upload] = []
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
         def on_output(out: OutputFile) -> None:
-            target: Target = "video" if out.kind == "video" else "image"
-            key = layout.key(out.name)
-            uploads.append((target, out.name, pool.submit(store.put_file, target, key, out.path, out.sha256)))
+            if out.kind == "clip":
+                target: Target = "video"
+                key = layout.clip_key(out.index, out.split)
+            else:
+                target, key = "image", layout.jpeg_key(out.index)
+            uploads.append(_Upload(target, key, out, pool.submit(store.put_file, target, key, out.path, out.sha256)))
 
         try:
-            result = process_video(
-                src, workdir, cfg, stem=layout.stem, on_output=on_output,
-                judge=make_judge(cfg), progress=progress,
-            )  # fmt: skip
-            stored = {(target, name): fut.result() for target, name, fut in uploads}
-            clips = {name: obj for (target, name), obj in stored.items() if target == "video"}
-            images = {name: obj for (target, name), obj in stored.items() if target == "image"}
+            result = process_video(src, workdir, cfg, on_output=on_output, progress=progress)
+            clips = {u.output.index: u.future.result() for u in uploads if u.output.kind == "clip"}
+            images = {u.output.index: u.future.result() for u in uploads if u.output.kind == "jpeg"}
             manifest = build_manifest(source, result, clips, images, cfg)
             data = manifest.to_json()
             manifest_object = store.put_bytes(
@@ -85,26 +91,27 @@ def convert_source(
         result=result,
         manifest=manifest,
         manifest_object=manifest_object,
-        clips=[clips[c.path.name] for c in result.clips],
-        images=[images[f.name] for f in result.frames],
+        clips=[clips[c.index] for c in result.clips],
+        images=[images[f.index] for f in result.jpegs],
         seconds=time.monotonic() - started,
     )
 
 
-def _undo(store: Store, layout: OutputLayout, uploads: list[tuple[Target, str, Future[StoredObject]]]) -> None:
+def _undo(store: Store, layout: OutputLayout, uploads: list[_Upload]) -> None:
     """Remove what a failed job wrote, so nothing half-done looks complete."""
-    for fut in [f for _, _, f in uploads]:
-        fut.cancel()
-    for target, name, fut in uploads:
-        if fut.cancelled():
+    for upload in uploads:
+        upload.future.cancel()
+    for upload in uploads:
+        if upload.future.cancelled():
             continue
         with contextlib.suppress(Exception):  # a failed upload may still have left a partial
-            fut.result()
-        try:
-            store.delete(target, layout.key(name))
-        except Exception as exc:  # keep undoing; say what is left behind
-            log.warning("could not remove %s after a failure: %s", layout.key(name), exc)
+            upload.future.result()
+        _remove(store, upload.target, upload.key)
+    _remove(store, "video", layout.manifest_key)
+
+
+def _remove(store: Store, target: Target, key: str) -> None:
     try:
-        store.delete("video", layout.manifest_key)
-    except Exception as exc:
-        log.warning("could not remove %s after a failure: %s", layout.manifest_key, exc)
+        store.delete(target, key)
+    except Exception as exc:  # keep undoing; say what is left behind
+        log.warning("could not remove %s after a failure: %s", key, exc)

@@ -2,53 +2,54 @@
 
 The core knows paths, not buckets: it reads a local file, writes into a work folder, and hands each
 finished output to ``on_output`` (which takes ownership of the file) as soon as it is final, so the
-work folder stays small however long the video is.
+work folder stays small however long the video is. Outputs are identified by role (clip number,
+frame index), never by a user-facing name: naming is ``outputs.names``'s job.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import av
-from av.audio.stream import AudioStream
-from av.container import InputContainer
-from av.packet import Packet
-from av.stream import Stream
 from av.video.frame import VideoFrame
-from av.video.stream import VideoStream
 
-from .config import PipelineConfig
-from .deadframes import DamageTracker, FrameJudge, KeepAll, Verdict
 from .errors import NoDecodableFrames
-from .frames import encode_jpeg, is_sampled, jpeg_name
-from .probe import VideoFacts, open_input, select_streams, video_facts
-from .timing import FrameClock, frame_ticks
-from .transcode import ClipEncoder, ClipFile, EncoderThread, FrameConverter, require_encoders
+from .labeling.detector import Verdict, make_judge
+from .labeling.jpeg import encode_jpeg, is_sampled
+from .media.clips import ClipEncoder, ClipFile
+from .media.decode import DecodedFrame, DecodePass
+from .media.encoder_thread import EncoderThread
+from .media.encoders import require_encoders
+from .media.picture import FrameConverter
+from .media.probe import VideoFacts, open_input, select_streams, video_facts
+from .settings import PipelineConfig
 
-log = logging.getLogger(__name__)
-
-MAX_ERRORS_LISTED = 20
+PROGRESS_EVERY_FRAMES = 25
 
 
 @dataclass(frozen=True)
 class OutputFile:
-    kind: Literal["video", "image"]
-    name: str
-    """Key relative to the output prefix, e.g. ``rec.mp4`` or ``rec/rec_f000120.jpg``."""
+    """A finished output in the work folder: a clip (``index`` = clip number) or a kept JPEG
+    (``index`` = source frame index)."""
+
+    kind: Literal["clip", "jpeg"]
+    index: int
     path: Path
     size: int
     sha256: str
+    split: bool = False
+    """Clips only: one of the clips of a split video (else the whole video)."""
 
 
 @dataclass(frozen=True)
-class SampledFrame:
-    name: str
+class KeptFrame:
+    """A sampled frame that became a JPEG."""
+
     index: int
     pts_seconds: float
 
@@ -74,7 +75,7 @@ class PipelineResult:
     frames_decoded: int
     duration_seconds: float
     clips: list[ClipFile]
-    frames: list[SampledFrame]
+    jpegs: list[KeptFrame]
     dead_frames: list[DeadFrame]
     decode_errors: int
     error_messages: list[str] = field(default_factory=list)
@@ -84,12 +85,12 @@ OutputHandler = Callable[[OutputFile], None]
 ProgressHandler = Callable[[Progress], None]
 
 
-def describe_file(kind: Literal["video", "image"], name: str, path: Path) -> OutputFile:
+def describe_file(kind: Literal["clip", "jpeg"], index: int, path: Path, split: bool = False) -> OutputFile:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return OutputFile(kind, name, path, path.stat().st_size, digest.hexdigest())
+    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split)
 
 
 def process_video(
@@ -97,181 +98,93 @@ def process_video(
     workdir: Path,
     cfg: PipelineConfig,
     *,
-    stem: str,
     on_output: OutputHandler,
-    judge: FrameJudge | None = None,
     progress: ProgressHandler | None = None,
 ) -> PipelineResult:
     """Convert ``src`` in one decode pass. Raises an ``InvalidInput`` subclass on bad media.
 
     ``on_output`` is called for each clip and each kept JPEG once it is final; on an exception
-    the caller owns cleaning up what it already received.
+    the caller owns cleaning up what it already received. The dead-frame filter is the one the
+    settings ask for (``make_judge``).
     """
     require_encoders("libx264", "aac")
     workdir.mkdir(parents=True, exist_ok=True)
     with open_input(src) as container:
         video, audio = select_streams(container, src.name)
         facts = video_facts(container, video, audio, cfg)
-        return _Run(container, video, audio, facts, workdir, cfg, stem, on_output, judge, progress).run()
+        decoded = DecodePass(container, video, audio, facts)
+        expected = float(container.duration / av.time_base) if container.duration else None
+        jpegs = _JpegSampler(workdir, cfg, facts, on_output)
+        finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
+        rate = audio.codec_context.sample_rate if audio is not None else None
+        channels = audio.codec_context.channels if audio is not None else 0
+        encoder = EncoderThread(ClipEncoder(workdir, facts, cfg, rate or None, channels, finished.put),
+                                FrameConverter(facts.width, facts.height))  # fmt: skip
 
+        def hand_over_clips() -> None:
+            while not finished.empty():
+                clip = finished.get()
+                on_output(describe_file("clip", clip.index, clip.path, clip.split))
 
-class _Run:
-    """State of one conversion; split out of process_video only to keep each step small."""
-
-    def __init__(
-        self,
-        container: InputContainer,
-        video: VideoStream,
-        audio: AudioStream | None,
-        facts: VideoFacts,
-        workdir: Path,
-        cfg: PipelineConfig,
-        stem: str,
-        on_output: OutputHandler,
-        judge: FrameJudge | None,
-        progress: ProgressHandler | None,
-    ) -> None:
-        self.container, self.facts, self.workdir, self.cfg, self.stem = container, facts, workdir, cfg, stem
-        self.on_output, self.progress = on_output, progress
-        self.judge = judge or KeepAll(cfg.frame_step)
-        self.video, self.audio = video, audio
-        self.video.thread_type = "AUTO"  # frame threads: the decoder overlaps itself
-        self.clock = FrameClock(frame_ticks(facts.time_base, facts.fps))
-        rate = self.audio.codec_context.sample_rate if self.audio is not None else None
-        channels = self.audio.codec_context.channels if self.audio is not None else 0
-        # Clips finish on the encoder thread; they are handed to on_output from this thread.
-        self.finished_clips: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()
-        clip_encoder = ClipEncoder(workdir, stem, facts, cfg, rate or None, channels, self.finished_clips.put)
-        self.encoder = EncoderThread(clip_encoder, FrameConverter(facts.width, facts.height))
-        self.index = 0
-        self.last_pts = 0
-        self.errors = 0
-        self.messages: list[str] = []
-        self.damage = DamageTracker()
-        # Sampled frames awaiting a verdict (at most one stride's worth): encoded only if kept.
-        self.pending: dict[int, tuple[float, VideoFrame]] = {}
-        self.sampled: list[SampledFrame] = []
-        self.dead: list[DeadFrame] = []
-        self.expected = float(container.duration / av.time_base) if container.duration else None
-
-    def run(self) -> PipelineResult:
         try:
-            for packet in self._packets():
-                if packet.stream.type == "video":
-                    self._video_packet(packet)
-                elif self.audio is not None and packet.stream.index == self.audio.index:
-                    self._audio_packet(packet)
-            for verdict in self.judge.finish():
-                self._resolve(verdict)
-            if self.index == 0:
-                raise NoDecodableFrames(
-                    f"no frame of the {self.facts.codec} video decodes"
-                    + (f" ({self.errors} decode errors)" if self.errors else " (the file holds no frames)")
-                )
-            clips = self.encoder.finish()
-            self._hand_over_clips()
+            for item in decoded:
+                if not isinstance(item, DecodedFrame):
+                    encoder.add_audio(item)
+                    continue
+                jpegs.observe(item)
+                encoder.add_video(item.frame, item.pts)
+                hand_over_clips()
+                if progress is not None and item.index % PROGRESS_EVERY_FRAMES == 0:
+                    progress(Progress(item.index + 1, float(item.pts * facts.time_base), expected))
+            jpegs.finish()
+            if decoded.frames == 0:
+                errors = decoded.errors.count
+                why = f"{errors} decode errors" if errors else "the file holds no frames"
+                raise NoDecodableFrames(f"no frame of the {facts.codec} video decodes ({why})")
+            clips = encoder.finish()
+            hand_over_clips()
         except BaseException:
-            self.encoder.abort()
+            encoder.abort()
             raise
-        ticks = self.clock.frame_ticks
-        return PipelineResult(
-            facts=self.facts,
-            frames_decoded=self.index,
-            duration_seconds=float((self.last_pts + ticks) * self.facts.time_base),
-            clips=clips,
-            frames=sorted(self.sampled, key=lambda f: f.index),
-            dead_frames=sorted(self.dead, key=lambda d: d.index),
-            decode_errors=self.errors,
-            error_messages=self.messages,
-        )
+    return PipelineResult(
+        facts=facts,
+        frames_decoded=decoded.frames,
+        duration_seconds=decoded.duration_seconds,
+        clips=clips,
+        jpegs=sorted(jpegs.kept, key=lambda f: f.index),
+        dead_frames=sorted(jpegs.dead, key=lambda d: d.index),
+        decode_errors=decoded.errors.count,
+        error_messages=decoded.errors.messages,
+    )
 
-    # ---- demux and decode ----------------------------------------------------------------------
-    def _packets(self) -> Iterator[Packet[Stream]]:
-        streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        demux = self.container.demux(streams)
-        while True:
-            try:
-                packet = next(demux)
-            except StopIteration:
-                return
-            except av.FFmpegError as exc:
-                # A truncated or damaged tail: keep what decoded, then flush the decoders.
-                self._error(f"demux stopped: {exc}")
-                yield from self._flush_packets()
-                return
-            yield packet
 
-    def _flush_packets(self) -> Iterator[Packet[Stream]]:
-        for stream in [self.video] + ([self.audio] if self.audio is not None else []):
-            flush: Packet[Stream] = Packet()
-            flush.stream = stream
-            yield flush
+class _JpegSampler:
+    """Every ``frame_step``-th frame waits (at most one stride) for the judge's verdict; a kept
+    one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
 
-    def _video_packet(self, packet: Packet[Stream]) -> None:
-        at_end = packet.size == 0 and packet.dts is None and packet.pts is None
-        if packet.size == 0 and not at_end:
-            return  # zero-byte chunk: a dropped frame in a VFR capture; its slot stays a gap
-        ts = packet.pts if packet.pts is not None else packet.dts
-        if not at_end:
-            self.clock.push(ts)
-        try:
-            frames = packet.decode()
-        except av.FFmpegError as exc:
-            self.clock.forget(ts)
-            self.damage.packet_failed()
-            self._error(f"video packet at dts {packet.dts}: {exc}")
-            return
-        for frame in frames:
-            assert isinstance(frame, VideoFrame)
-            self._video_frame(frame)
+    def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler) -> None:
+        self.workdir, self.cfg, self.facts, self.on_output = workdir, cfg, facts, on_output
+        self.judge = make_judge(cfg)
+        self.pending: dict[int, tuple[float, VideoFrame]] = {}
+        self.kept: list[KeptFrame] = []
+        self.dead: list[DeadFrame] = []
 
-    def _audio_packet(self, packet: Packet[Stream]) -> None:
-        try:
-            frames = packet.decode()
-        except av.FFmpegError as exc:
-            self._error(f"audio packet at dts {packet.dts}: {exc}")
-            return
-        for frame in frames:
-            self.encoder.add_audio(frame)  # type: ignore[arg-type]
-
-    def _error(self, message: str) -> None:
-        self.errors += 1
-        # A badly damaged file can fail on every packet: log and list the first ones only.
-        if len(self.messages) < MAX_ERRORS_LISTED:
-            self.messages.append(message)
-            log.warning("decode error: %s", message)
-        elif self.errors == MAX_ERRORS_LISTED + 1:
-            log.warning("more decode errors; only the first %d are listed", MAX_ERRORS_LISTED)
-
-    # ---- per frame -----------------------------------------------------------------------------
-    def _video_frame(self, frame: VideoFrame) -> None:
-        index = self.index
-        self.index += 1
-        pts = index * self.clock.frame_ticks if self.facts.retimed else self.clock.next()
-        self.last_pts = pts
-        damaged = self.damage.is_damaged(frame)
-        if is_sampled(index, self.cfg.frame_step):
-            seconds = float(pts * self.facts.time_base)
-            self.pending[index] = (seconds, frame)
-        for verdict in self.judge.observe(index, frame, damaged):
+    def observe(self, item: DecodedFrame) -> None:
+        if is_sampled(item.index, self.cfg.frame_step):
+            self.pending[item.index] = (float(item.pts * self.facts.time_base), item.frame)
+        for verdict in self.judge.observe(item.index, item.frame, item.damaged):
             self._resolve(verdict)
-        self.encoder.add_video(frame, pts)
-        self._hand_over_clips()
-        if self.progress is not None and index % 25 == 0:
-            self.progress(Progress(index + 1, float(pts * self.facts.time_base), self.expected))
+
+    def finish(self) -> None:
+        for verdict in self.judge.finish():
+            self._resolve(verdict)
 
     def _resolve(self, verdict: Verdict) -> None:
         seconds, frame = self.pending.pop(verdict.index)
         if verdict.reason is not None:
             self.dead.append(DeadFrame(verdict.index, verdict.reason))
             return
-        name = jpeg_name(self.stem, verdict.index)
-        path = self.workdir / f"f{verdict.index:06d}.jpg"
+        path = self.workdir / f"frame-{verdict.index:06d}.jpg"
         path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
-        self.on_output(describe_file("image", name, path))
-        self.sampled.append(SampledFrame(name, verdict.index, seconds))
-
-    def _hand_over_clips(self) -> None:
-        while not self.finished_clips.empty():
-            clip = self.finished_clips.get()
-            self.on_output(describe_file("video", clip.path.name, clip.path))
+        self.on_output(describe_file("jpeg", verdict.index, path))
+        self.kept.append(KeptFrame(verdict.index, seconds))

@@ -2,73 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from avi2mp4.config import PipelineConfig
-from handler.app import Runtime, build_runtime, handle_event
-from handler.local import LocalAws, local_context, s3_event
-from handler.settings import Settings
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from avi2mp4.settings import PipelineConfig
+from devtools.local_aws import LocalAws
+from tests.integration.stack import Stack, make_stack
 
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[LocalAws]:
     with LocalAws() as server:
         yield server
-
-
-@dataclass
-class Stack:
-    """One test's buckets, table and runtime: what template.yaml deploys, on the local server."""
-
-    aws: LocalAws
-    source: str
-    settings: Settings
-    s3: S3Client
-    runtime: Runtime
-    sequence: int = field(default=0)
-
-    def upload(self, path: Path, key: str, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
-        """Upload ``path`` and return the event S3 would send for it."""
-        self.s3.upload_file(str(path), self.source, key)
-        head = self.s3.head_object(Bucket=self.source, Key=key)
-        self.sequence += 1
-        return s3_event(self.source, key, head["ContentLength"], head["ETag"].strip('"'),
-                        head.get("VersionId"), f"{self.sequence:018X}", event_name)  # fmt: skip
-
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        return handle_event(event, local_context(), self.runtime)
-
-    def keys(self, bucket: str) -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-
-    def exists(self, bucket: str, key: str) -> bool:
-        return key in self.keys(bucket)
-
-
-def make_stack(aws: LocalAws, tmp_path: Path, pipeline: PipelineConfig | None = None,
-               s3: S3Client | None = None) -> Stack:  # fmt: skip
-    run = uuid.uuid4().hex[:10]
-    source, video, image, table = f"src-{run}", f"video-{run}", f"images-{run}", f"idem-{run}"
-    aws.create_bucket(source, versioned=True)
-    aws.create_bucket(video)
-    aws.create_bucket(image)
-    aws.create_idempotency_table(table)
-    tmp = tmp_path / "lambda-tmp"
-    tmp.mkdir(parents=True)
-    settings = Settings(video, image, table, 3600, tmp, pipeline or PipelineConfig())
-    client = s3 or aws.s3()
-    runtime = build_runtime(settings, s3=client, dynamodb=aws.dynamodb())
-    return Stack(aws, source, settings, client, runtime)
 
 
 @pytest.fixture

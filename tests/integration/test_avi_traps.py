@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from avi2mp4 import errors
-from avi2mp4.config import PipelineConfig
+from avi2mp4.settings import PipelineConfig
+from devtools.readback import count_source_frames, read_back, run_ffmpeg
 from tests.avi_traps import REJECTS, TRAPS
-from tests.conftest import convert_local
-from tests.media import count_source_frames, read_back, run_ffmpeg
+from tests.local_job import run_local_job
 
 
 @pytest.mark.parametrize("name", sorted(TRAPS))
@@ -21,7 +21,7 @@ def test_trap_converts_to_browser_ready_mp4(name: str, tmp_path: Path) -> None:
     expected_frames = count_source_frames(trap.path)
     assert expected_frames > 0
 
-    job = convert_local(trap.path, tmp_path / "out", PipelineConfig(dead_frame_filter=False))
+    job = run_local_job(trap.path, tmp_path / "out", PipelineConfig(dead_frame_filter=False))
 
     result = job.result
     assert result.frames_decoded == expected_frames
@@ -55,7 +55,7 @@ def test_bad_input_is_rejected_with_typed_error(name: str, tmp_path: Path) -> No
     src = build(tmp_path)
     out = tmp_path / "out"
     with pytest.raises(errors.InvalidInput) as info:
-        convert_local(src, out)
+        run_local_job(src, out)
     assert type(info.value).__name__ == error_name
     assert src.name in str(info.value) or "frame" in str(info.value)
     assert not [p for p in out.rglob("*") if p.is_file()], "a rejected file must leave no output"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from avi2mp4.config import PipelineConfig
-from tests.conftest import convert_local
-from tests.media import gray_means, lavfi_audio, lavfi_video, make, read_back
-from tests.synth import identity_levels, write_gray_levels
+from avi2mp4.settings import PipelineConfig
+from devtools.readback import gray_means, lavfi_audio, lavfi_video, make, read_back
+from devtools.synth import identity_levels, write_gray_levels
+from tests.local_job import run_local_job
 
 # Scaled-down settings: the logic is the same at 120/240 s, the test just runs in seconds.
 CFG = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, dead_frame_filter=False)
@@ -20,7 +20,7 @@ def test_long_video_becomes_frame_exact_clips(tmp_path: Path) -> None:
     levels = identity_levels(132)  # 5.28 s at 25 fps: clips of 25, 25, 25, 25, 25, 7 frames
     src = write_gray_levels(tmp_path / "levels.avi", levels)
 
-    job = convert_local(src, tmp_path / "out", CFG, key="cams/site 1/levels.avi")
+    job = run_local_job(src, tmp_path / "out", CFG, key="cams/site 1/levels.avi")
 
     names = [Path(c.key).name for c in job.clips]
     assert names == [f"levels_part{i:03d}.mp4" for i in range(6)]
@@ -46,7 +46,7 @@ def test_video_at_the_threshold_stays_one_file_with_audio(tmp_path: Path) -> Non
     # 2.0 s == split_after: not longer, so one file, though it was encoded as two segments.
     src = make(tmp_path / "edge.avi", *lavfi_video(2.0), *lavfi_audio(2.0), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
 
-    job = convert_local(src, tmp_path / "out", CFG)
+    job = run_local_job(src, tmp_path / "out", CFG)
 
     (clip,) = job.clips
     assert Path(clip.key).name == "edge.mp4"
@@ -62,7 +62,7 @@ def test_video_at_the_threshold_stays_one_file_with_audio(tmp_path: Path) -> Non
 def test_clips_carry_audio(tmp_path: Path) -> None:
     src = make(tmp_path / "talk.avi", *lavfi_video(3.2), *lavfi_audio(3.2), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
 
-    job = convert_local(src, tmp_path / "out", CFG)
+    job = run_local_job(src, tmp_path / "out", CFG)
 
     assert len(job.clips) == 4
     for clip in job.clips:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import convert_local
-from tests.deadframe_eval import FFMPEG_PER_FRAME, ffmpeg_anchor, score_detector
-from tests.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, TruthClip, write_truth_clip
+from devtools.deadframe_eval import FFMPEG_PER_FRAME, ffmpeg_anchor, score_detector
+from devtools.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, TruthClip, write_truth_clip
+from tests.local_job import run_local_job
 
 
 @pytest.fixture(scope="module", params=["mjpeg", "mpeg4"])
@@ -41,7 +41,7 @@ def test_detector_beats_ffmpeg_anchor(truth: TruthClip) -> None:
 def test_pipeline_drops_dead_frames_and_says_why(tmp_path: Path) -> None:
     clip = write_truth_clip(tmp_path, "mpeg4")
 
-    job = convert_local(clip.path, tmp_path / "out")
+    job = run_local_job(clip.path, tmp_path / "out")
 
     manifest = json.loads(Path(job.manifest_object.location).read_text())
     dropped = {d["frame_index"]: d["reason"] for d in manifest["dead_frames"]}

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from avi2mp4.errors import ConfigError
+from devtools.local_aws import LocalAws, local_context
+from devtools.readback import lavfi_video, make
 from handler import app
-from handler.local import LocalAws, local_context
 from tests.events import load_event, retarget
-from tests.integration.conftest import make_stack
-from tests.media import lavfi_video, make
+from tests.integration.stack import make_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 
 from devtools.lambda_image import build_task_root
-from handler.local import LocalAws
-from tests.integration.conftest import make_stack
-from tests.media import lavfi_audio, lavfi_video, make
+from devtools.local_aws import LocalAws
+from devtools.readback import lavfi_audio, lavfi_video, make
+from tests.integration.stack import make_stack
 
 NOBODY = 65534
 MOUNT = Path("/srv")  # an existing, empty folder; the namespace's own mounts cover it
@@ -52,7 +52,10 @@ class Context:
 result = lambda_handler(json.loads(sys.argv[2]), Context())
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in {"moto", "pytest", "imageio_ffmpeg", "devtools"})
 import avi2mp4, os
-print(json.dumps({"result": result, "leaked": leaked, "avi2mp4": avi2mp4.__file__, "uid": os.getuid()}))
+code = sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)
+              and m.__name__.split(".")[0] in {"avi2mp4", "handler"})
+print(json.dumps({"result": result, "leaked": leaked, "avi2mp4": avi2mp4.__file__, "uid": os.getuid(),
+                  "code": code}))
 """
 
 
@@ -162,6 +165,9 @@ def test_handler_runs_as_lambda_runs_it(sandbox: Sandbox, aws: LocalAws, tmp_pat
     assert report["uid"] != 0
     assert report["leaked"] == []
     assert report["avi2mp4"].startswith(str(task))
+    shipped = sorted(str(task / p.relative_to(sandbox.task)) for d in ("avi2mp4", "handler")
+                     for p in (sandbox.task / d).rglob("*.py"))  # fmt: skip
+    assert report["code"] == shipped, "the image holds exactly the code the function runs"
     (done,) = report["result"]["done"]
     assert done["status"] == "converted" and done["source_deleted"]
     assert stack.keys(s.video_bucket) == ["cam.manifest.json", "cam.mp4"]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from devtools.readback import lavfi_audio, lavfi_video, make, read_back
 from handler.app import ConversionFailed
-from tests.integration.conftest import Stack, make_stack
-from tests.media import lavfi_audio, lavfi_video, make, read_back
+from tests.integration.stack import Stack, make_stack
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 from av.video.frame import VideoFrame
 
-from avi2mp4.config import DeadFrameThresholds
-from avi2mp4.deadframes import (
-    DamageTracker,
-    DeadFrameDetector,
-    block_spread,
-    frame_difference,
-    is_black,
-    is_blank,
-    luma_thumbnail,
-)
-from tests.media import make
+from avi2mp4.labeling.detector import DeadFrameDetector
+from avi2mp4.labeling.judgements import block_spread, frame_difference, is_black, is_blank
+from avi2mp4.labeling.thumbnail import luma_thumbnail
+from avi2mp4.media.decode import DamageTracker
+from avi2mp4.settings import DeadFrameThresholds
+from devtools.readback import make
 
 RNG = np.random.default_rng(3)
 

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from avi2mp4.errors import ConfigError
 from handler.app import skip_reason
-from handler.convert import InsufficientStorage, require_space
 from handler.objects import ObjectRef
+from handler.process_object import InsufficientStorage, require_space
 from handler.settings import Settings
 from tests.events import EVENTS, load_event
 

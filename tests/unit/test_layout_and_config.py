@@ -4,11 +4,11 @@ import io
 
 import pytest
 
-from avi2mp4.config import PipelineConfig
+from avi2mp4.cli.progress import ProgressBar
 from avi2mp4.errors import ConfigError
-from avi2mp4.layout import OutputLayout, is_avi
+from avi2mp4.outputs.names import OutputLayout, is_avi
 from avi2mp4.pipeline import Progress
-from avi2mp4.progress import ProgressBar
+from avi2mp4.settings import PipelineConfig
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from avi2mp4.timing import FrameClock, frame_ticks
+from avi2mp4.media.timing import FrameClock, frame_ticks
 
 
 def drive(clock: FrameClock, packets: list[int | None], frames_after: list[int]) -> list[int]:

@@ -1,34 +1,14 @@
-"""Where outputs go. The job talks to a ``Store``; this module holds the protocol and the local
-folder store. The S3 store lives in ``s3store`` so that the core never imports boto3.
-"""
+"""Outputs in a local folder: the CLI's store."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar
 
-from .errors import StorageError, VerificationError
-from .manifest import StoredObject
-
-Target = Literal["video", "image"]
-
-
-class Store(Protocol):
-    """Writes outputs and proves they arrived intact. Implementations must be thread-safe."""
-
-    def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
-        """Store the file at ``path`` (and delete it locally); verify size and checksum."""
-        ...
-
-    def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
-        """Store a small object (the manifest) and verify it."""
-        ...
-
-    def delete(self, target: Target, key: str) -> None:
-        """Remove an output (used to undo a failed job); a missing key is not an error."""
-        ...
+from ..errors import StorageError, VerificationError
+from .port import StoredObject, Target
 
 
 class LocalStore:

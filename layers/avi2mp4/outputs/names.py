@@ -1,4 +1,6 @@
-"""Output keys: pure functions from a source key to where its outputs go (design.md, contracts)."""
+"""Every output name, in one place: pure functions from a source key to where its outputs go
+(design.md, contracts). Work files in the pipeline's temp folder have names of their own; only
+this module turns a clip or frame number into a key that users see."""
 
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ class OutputLayout:
         """Full key of an output named relative to the prefix (``rec.mp4``, ``rec/rec_f000010.jpg``)."""
         return f"{self.prefix}{name}"
 
+    def clip_key(self, index: int, split: bool) -> str:
+        """``rec.mp4`` for a video kept whole, ``rec_part000.mp4``... for the clips of a split one."""
+        return self.key(f"{self.stem}_part{index:03d}.mp4" if split else f"{self.stem}.mp4")
+
+    def jpeg_key(self, frame_index: int) -> str:
+        """``rec/rec_f000120.jpg``: the source frame index (0-based, presentation order)."""
+        return self.key(f"{self.stem}/{self.stem}_f{frame_index:06d}.jpg")
+
     @property
     def manifest_key(self) -> str:
-        return f"{self.prefix}{self.stem}.manifest.json"
+        return self.key(f"{self.stem}.manifest.json")

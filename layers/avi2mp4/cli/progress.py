@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from .pipeline import Progress
+from ..pipeline import Progress
 
 BAR_WIDTH = 28
 REFRESH_SECONDS = 0.2

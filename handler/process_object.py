@@ -1,4 +1,4 @@
-"""Convert one S3 object: download to /tmp, run the job against S3, verify, delete the source."""
+"""One S3 object: download to /tmp, run the job against S3, verify, delete the source."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from avi2mp4.errors import StorageError
-from avi2mp4.job import convert_source
-from avi2mp4.manifest import SourceRef
+from avi2mp4.job import run_job
+from avi2mp4.outputs.manifest import SourceRef
 from avi2mp4.pipeline import Progress
-from avi2mp4.s3store import S3Store, SourceGone, delete_source, download_source, head_source
+from avi2mp4.storage.s3 import S3Store, SourceGone, delete_source, download_source, head_source
 from handler import SERVICE
 from handler.objects import ObjectRef, ObjectResult
 from handler.settings import Settings
@@ -34,7 +34,7 @@ class InsufficientStorage(StorageError):
     """/tmp cannot hold the source and its outputs: raise the function's EphemeralStorage."""
 
 
-def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectResult:
+def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectResult:
     """The job for one object. Raises on any failure; the source is then kept."""
     sweep_stale_workdirs(settings.tmp_dir)
     try:
@@ -52,7 +52,7 @@ def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         local = work / local_name(ref.key)
         download_source(s3, src, local)
         logger.info("downloaded source", extra={"bytes": src.size})
-        job = convert_source(
+        job = run_job(
             local,
             SourceRef(key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id),
             S3Store(s3, settings.video_bucket, settings.image_bucket),
@@ -60,7 +60,7 @@ def convert_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
             tmp_root=work,
             progress=ProgressLog(),
         )
-        # Every output was verified inside convert_source; only now may the source go.
+        # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,8 +15,8 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from .config import PipelineConfig
-from .errors import EmptyFile, NoVideoStream, UnreadableVideo
+from ..errors import EmptyFile, NoVideoStream, UnreadableVideo
+from ..settings import PipelineConfig
 
 
 @dataclass(frozen=True)

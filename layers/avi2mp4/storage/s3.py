@@ -1,6 +1,6 @@
 """S3 side of the job: the source object (head, download, delete) and the output ``Store``.
 
-The only library module that imports boto3; the media core never imports this one. Clients are
+The only library module that imports boto3; the media and labeling code never import it. Clients are
 passed in (the handler builds them once per container), so tests can point them at a local S3.
 """
 
@@ -16,9 +16,8 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError, VerificationError
-from .manifest import StoredObject
-from .store import Target
+from ..errors import StorageError, VerificationError
+from .port import StoredObject, Target
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

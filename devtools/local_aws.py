@@ -1,19 +1,15 @@
 """Running the function without AWS: an embedded S3 + DynamoDB (moto server on loopback), a
-Lambda context stand-in, and ``avi2mp4 invoke EVENT.json``.
+Lambda context stand-in, and real-shaped S3 events.
 
-moto is a development dependency: nothing here is imported by the Lambda image's code path.
+moto is a development dependency; this package is not in the Lambda image.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -142,26 +138,3 @@ def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None
             }
         ]
     }
-
-
-def invoke_file(event_path: Path, endpoint: str | None) -> int:
-    """``avi2mp4 invoke``: the handler on one event file, like ``sam local invoke -e``."""
-    from handler.app import lambda_handler
-
-    if not endpoint:
-        print("avi2mp4: AWS_ENDPOINT_URL is not set; this would talk to real AWS.", file=sys.stderr)
-        if os.environ.get("AVI2MP4_ALLOW_AWS") != "1":
-            print("set AVI2MP4_ALLOW_AWS=1 to allow that.", file=sys.stderr)
-            return 2
-    try:
-        event = json.loads(event_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        print(f"avi2mp4: cannot read {event_path}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = lambda_handler(event, local_context())
-    except Exception as exc:
-        print(f"avi2mp4: the handler failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2))
-    return 0

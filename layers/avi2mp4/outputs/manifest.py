@@ -8,9 +8,10 @@ from typing import Any
 
 import av
 
-from . import __version__
-from .config import PipelineConfig
-from .pipeline import PipelineResult
+from .. import __version__
+from ..pipeline import PipelineResult
+from ..settings import PipelineConfig
+from ..storage.port import StoredObject
 
 MANIFEST_VERSION = 1
 
@@ -24,17 +25,6 @@ class SourceRef:
     bucket: str | None = None
     etag: str | None = None
     version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """An output as written: its location and what verification read back."""
-
-    key: str
-    size: int
-    sha256: str
-    location: str
-    """``s3://bucket/key`` or a local path."""
 
 
 @dataclass
@@ -55,16 +45,16 @@ class Manifest:
 def build_manifest(
     source: SourceRef,
     result: PipelineResult,
-    clips: dict[str, StoredObject],
-    images: dict[str, StoredObject],
+    clips: dict[int, StoredObject],
+    images: dict[int, StoredObject],
     cfg: PipelineConfig,
 ) -> Manifest:
-    """``clips``/``images`` map the pipeline's relative names to what the store wrote."""
+    """``clips`` maps clip numbers, ``images`` source frame indices, to what the store wrote."""
     facts = result.facts
     clip_rows = []
     clip_of_frame: list[tuple[int, int, int]] = []
     for clip in result.clips:
-        stored = clips[clip.path.name]
+        stored = clips[clip.index]
         clip_rows.append({
             "key": stored.key,
             "location": stored.location,
@@ -79,15 +69,15 @@ def build_manifest(
         clip_of_frame.append((clip.first_frame, clip.last_frame, clip.index))
     frame_rows = [
         {
-            "key": images[f.name].key,
-            "location": images[f.name].location,
+            "key": images[f.index].key,
+            "location": images[f.index].location,
             "frame_index": f.index,
             "pts_seconds": round(f.pts_seconds, 6),
             "clip": next(i for lo, hi, i in clip_of_frame if lo <= f.index <= hi),
-            "bytes": images[f.name].size,
-            "sha256": images[f.name].sha256,
+            "bytes": images[f.index].size,
+            "sha256": images[f.index].sha256,
         }
-        for f in result.frames
+        for f in result.jpegs
     ]
     return Manifest(
         source={

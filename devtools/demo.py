@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from avi2mp4.sample import make_sample_avi
-from handler.local import LocalAws, local_context, s3_event
+from devtools.local_aws import LocalAws, local_context, s3_event
+from devtools.sample_avi import make_sample_avi
 
 SOURCE_BUCKET = "avi-uploads"
 VIDEO_BUCKET = "video-mp4"

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import av
 from av.video.frame import VideoFrame
 
-from avi2mp4.config import DeadFrameThresholds
-from avi2mp4.deadframes import DamageTracker, DeadFrameDetector
-from tests.deadframe_truth import DEAD_LABELS, FPS, TruthClip
-from tests.media import run_ffmpeg
+from avi2mp4.labeling.detector import DeadFrameDetector
+from avi2mp4.media.decode import DamageTracker
+from avi2mp4.settings import DeadFrameThresholds
+from devtools.deadframe_truth import DEAD_LABELS, FPS, TruthClip
+from devtools.readback import run_ffmpeg
 
 
 @dataclass

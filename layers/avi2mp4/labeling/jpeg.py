@@ -1,4 +1,4 @@
-"""Sampled frames -> JPEG files for labeling."""
+"""Every Nth decoded frame is a JPEG candidate; the kept ones are encoded here."""
 
 from __future__ import annotations
 
@@ -8,22 +8,12 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 from PIL import Image
 
-
-def source_range(frame: VideoFrame) -> ColorRange:
-    """The frame's colour range, made explicit. MJPEG decodes to full range (``yuvj*`` formats, or
-    the JPEG range flag); swscale would otherwise treat it as limited and clip it."""
-    full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
-    return ColorRange.JPEG if full else ColorRange.MPEG
+from ..media.picture import source_range
 
 
 def is_sampled(index: int, frame_step: int) -> bool:
     """Frames 0, N, 2N, ... of the decoded sequence are JPEG candidates."""
     return index % frame_step == 0
-
-
-def jpeg_name(stem: str, index: int) -> str:
-    """Key of a frame below the image prefix: ``<stem>/<stem>_f000120.jpg`` (source frame index)."""
-    return f"{stem}/{stem}_f{index:06d}.jpg"
 
 
 def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:

@@ -1,0 +1,38 @@
+"""Development commands of ``avi2mp4``, plugged in through the ``avi2mp4.commands`` entry points
+(pyproject.toml), so the library's CLI never imports the AWS adapter or moto."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def register_invoke(sub: Any) -> None:
+    invoke: argparse.ArgumentParser = sub.add_parser(
+        "invoke", help="run the Lambda handler on an S3 event file (against AWS_ENDPOINT_URL)"
+    )
+    invoke.add_argument("event", metavar="EVENT.json")
+    invoke.set_defaults(run=_invoke)
+
+
+def register_demo(sub: Any) -> None:
+    demo: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="the S3 -> Lambda flow on an embedded local S3 + DynamoDB"
+    )
+    demo.add_argument("--seconds", type=float, default=250.0, help="length of the generated AVI")
+    demo.set_defaults(run=_demo)
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from devtools.invoke import invoke_file
+
+    return invoke_file(Path(args.event), endpoint=os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from devtools.demo import run_demo
+
+    return run_demo(seconds=args.seconds)

@@ -1,0 +1,149 @@
+"""The decode pass: demux video and audio, decode packet by packet, and number and time every
+decoded frame. A bad packet is counted, not fatal; a demux error ends the stream and the decoders
+are flushed, so a truncated file yields what it holds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import av
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.packet import Packet
+from av.stream import Stream
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+from .probe import VideoFacts
+from .timing import FrameClock, frame_ticks
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS_LISTED = 20
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    index: int
+    """Source frame index: 0-based, presentation order, counted over decoded frames."""
+    pts: int
+    """Presentation time in ``facts.time_base`` ticks, relative to the first frame."""
+    frame: VideoFrame
+    damaged: bool
+    """Flagged by the decoder, or decoded after a lost reference (DamageTracker)."""
+
+
+@dataclass
+class DecodeErrors:
+    """Decode errors: all counted, the first ``MAX_ERRORS_LISTED`` kept and logged."""
+
+    count: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        # A badly damaged file can fail on every packet: log and list the first ones only.
+        if len(self.messages) < MAX_ERRORS_LISTED:
+            self.messages.append(message)
+            log.warning("decode error: %s", message)
+        elif self.count == MAX_ERRORS_LISTED + 1:
+            log.warning("more decode errors; only the first %d are listed", MAX_ERRORS_LISTED)
+
+
+@dataclass
+class DamageTracker:
+    """Which decoded frames are damaged: flagged by the decoder (concealment, corrupt), or decoded
+    after a packet failed, until the next keyframe (a lost reference smears everything after it)."""
+
+    _lost_reference: bool = False
+
+    def packet_failed(self) -> None:
+        self._lost_reference = True
+
+    def is_damaged(self, frame: VideoFrame) -> bool:
+        if frame.key_frame:
+            self._lost_reference = False
+        if frame.is_corrupt:
+            # The decoder concealed errors in this frame; the frames predicted from it inherit them.
+            self._lost_reference = True
+            return True
+        return self._lost_reference
+
+
+class DecodePass:
+    """Iterate to get every decoded video frame (as ``DecodedFrame``) and audio frame, in the
+    order they come out of the decoders. ``frames`` and ``last_pts`` describe what was decoded."""
+
+    def __init__(self, container: InputContainer, video: VideoStream, audio: AudioStream | None,
+                 facts: VideoFacts) -> None:  # fmt: skip
+        self.container, self.video, self.audio, self.facts = container, video, audio, facts
+        self.video.thread_type = "AUTO"  # frame threads: the decoder overlaps itself
+        self.clock = FrameClock(frame_ticks(facts.time_base, facts.fps))
+        self.errors = DecodeErrors()
+        self.damage = DamageTracker()
+        self.frames = 0
+        self.last_pts = 0
+
+    def __iter__(self) -> Iterator[DecodedFrame | AudioFrame]:
+        for packet in self._packets():
+            if packet.stream.type == "video":
+                yield from self._video_packet(packet)
+            elif self.audio is not None and packet.stream.index == self.audio.index:
+                yield from self._audio_packet(packet)
+
+    @property
+    def duration_seconds(self) -> float:
+        return float((self.last_pts + self.clock.frame_ticks) * self.facts.time_base)
+
+    def _streams(self) -> list[Stream]:
+        return [self.video] + ([self.audio] if self.audio is not None else [])
+
+    def _packets(self) -> Iterator[Packet[Stream]]:
+        demux = self.container.demux(self._streams())
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                # A truncated or damaged tail: keep what decoded, then flush the decoders.
+                self.errors.add(f"demux stopped: {exc}")
+                for stream in self._streams():
+                    flush = Packet()
+                    flush.stream = stream
+                    yield flush
+                return
+            yield packet
+
+    def _video_packet(self, packet: Packet[Stream]) -> Iterator[DecodedFrame]:
+        at_end = packet.size == 0 and packet.dts is None and packet.pts is None
+        if packet.size == 0 and not at_end:
+            return  # zero-byte chunk: a dropped frame in a VFR capture; its slot stays a gap
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if not at_end:
+            self.clock.push(ts)
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            self.clock.forget(ts)
+            self.damage.packet_failed()
+            self.errors.add(f"video packet at dts {packet.dts}: {exc}")
+            return
+        for frame in frames:
+            assert isinstance(frame, VideoFrame)
+            index = self.frames
+            self.frames += 1
+            pts = index * self.clock.frame_ticks if self.facts.retimed else self.clock.next()
+            self.last_pts = pts
+            yield DecodedFrame(index, pts, frame, self.damage.is_damaged(frame))
+
+    def _audio_packet(self, packet: Packet[Stream]) -> Iterator[AudioFrame]:
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            self.errors.add(f"audio packet at dts {packet.dts}: {exc}")
+            return
+        yield from frames  # type: ignore[misc]  # an audio stream decodes to AudioFrames

@@ -1,0 +1,117 @@
+"""The two encoders of a conversion, each owned by one object for its whole life.
+
+Each encoder lives in a small container of its own that is never written to: it gives the encoder
+a stream whose parameters (SPS/PPS, AudioSpecificConfig) every clip's MP4 stream copies, so all
+clips come from one x264 and one AAC encoder, with identical parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.packet import Packet
+from av.stream import Stream
+from av.video.frame import PictureType, VideoFrame
+from av.video.reformatter import ColorRange, Colorspace
+from av.video.stream import VideoStream
+
+from ..errors import EncoderUnavailable
+from ..settings import PipelineConfig
+from .picture import even
+from .probe import VideoFacts
+
+AUDIO_BITRATE = 128_000
+
+
+def require_encoders(*names: str) -> None:
+    """Fail early, with a clear reason, on an FFmpeg build without the encoders we need."""
+    for name in names:
+        try:
+            av.Codec(name, "w")
+        except (av.FFmpegError, ValueError) as exc:
+            raise EncoderUnavailable(f"this FFmpeg build has no {name} encoder") from exc
+
+
+class _Holder:
+    """An MP4 container in memory that only carries an encoder's stream (never muxed into)."""
+
+    def __init__(self) -> None:
+        self.container = av.open(io.BytesIO(), "w", format="mp4")
+
+    def publish(self) -> None:
+        """Copy the opened encoder's parameters to its stream, for the clips to copy in turn."""
+        self.container.start_encoding()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # nothing was written; nothing to keep
+            self.container.close()
+
+
+class VideoEncoder:
+    """The conversion's one libx264 encoder. ``encode`` takes converted frames (FrameConverter)
+    with their timestamps and forces an IDR where asked (clip boundaries: closed GOPs)."""
+
+    def __init__(self, facts: VideoFacts, cfg: PipelineConfig) -> None:
+        self._holder = _Holder()
+        stream = self._holder.container.add_stream("libx264", rate=facts.fps)
+        ctx = stream.codec_context
+        ctx.width, ctx.height = even(facts.width), even(facts.height)
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = stream.time_base = facts.time_base
+        ctx.color_range = ColorRange.MPEG
+        ctx.colorspace = Colorspace.SMPTE170M  # what FrameConverter produces (BT.601)
+        if facts.sample_aspect_ratio:
+            ctx.sample_aspect_ratio = facts.sample_aspect_ratio
+        # AUTO = frame + slice; libx264 then uses frame threads (the CLI's choice), ~12 % faster.
+        ctx.thread_type = "AUTO"
+        ctx.options = {"preset": cfg.x264_preset, "crf": str(cfg.x264_crf), "forced-idr": "1"}
+        ctx.open()
+        self._holder.publish()
+        self.stream: VideoStream = stream
+        self.time_base = facts.time_base
+
+    def encode(self, frame: VideoFrame, pts: int, keyframe: bool) -> list[Packet[Stream]]:
+        # Decoded frames keep their source picture type (MJPEG: all I): passed on unchanged,
+        # x264 would code every frame intra at twice the size. Only clip starts are forced.
+        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
+        frame.pts = pts
+        frame.time_base = self.time_base
+        return self.stream.codec_context.encode(frame)
+
+    def flush(self) -> list[Packet[Stream]]:
+        return self.stream.codec_context.encode(None)
+
+    def close(self) -> None:
+        self._holder.close()
+
+
+class AudioEncoder:
+    """The conversion's one AAC encoder; timestamps count samples from the first one."""
+
+    def __init__(self, rate: int, channels: int) -> None:
+        self._holder = _Holder()
+        layout = "mono" if channels == 1 else "stereo"
+        stream = self._holder.container.add_stream("aac", rate=rate, layout=layout)
+        stream.codec_context.bit_rate = AUDIO_BITRATE
+        stream.codec_context.open()
+        self._holder.publish()
+        self.stream: AudioStream = stream
+        self._samples = 0
+
+    def encode(self, frame: AudioFrame) -> list[Packet[Stream]]:
+        frame.pts = self._samples
+        frame.time_base = Fraction(1, frame.sample_rate)
+        self._samples += frame.samples
+        return self.stream.codec_context.encode(frame)
+
+    def flush(self) -> Iterator[Packet[Stream]]:
+        yield from self.stream.codec_context.encode(None)
+
+    def close(self) -> None:
+        self._holder.close()

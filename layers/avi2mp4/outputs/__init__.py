@@ -1,0 +1,1 @@
+"""Names of every output and the manifest that lists them."""

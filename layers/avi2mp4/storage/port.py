@@ -1,0 +1,37 @@
+"""The storage port: what the job needs from wherever outputs go. No PyAV, numpy or boto3 here,
+so both adapters (``local``, ``s3``) and the handler can import it cheaply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+Target = Literal["video", "image"]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An output as written: its location and what verification read back."""
+
+    key: str
+    size: int
+    sha256: str
+    location: str
+    """``s3://bucket/key`` or a local path."""
+
+
+class Store(Protocol):
+    """Writes outputs and proves they arrived intact. Implementations must be thread-safe."""
+
+    def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
+        """Store the file at ``path`` (and delete it locally); verify size and checksum."""
+        ...
+
+    def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
+        """Store a small object (the manifest) and verify it."""
+        ...
+
+    def delete(self, target: Target, key: str) -> None:
+        """Remove an output (used to undo a failed job); a missing key is not an error."""
+        ...

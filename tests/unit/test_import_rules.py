@@ -1,0 +1,64 @@
+"""The architecture as import rules, one per package: importing a package (and everything it pulls
+in) must not load what that layer may not depend on. Each check runs in a fresh interpreter, so
+modules that other tests loaded cannot hide a violation."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "avi2mp4"
+AWS = ("boto3", "botocore", "s3transfer", "aws_lambda_powertools")
+ADAPTERS = ("handler", "devtools", "moto")
+MEDIA_LIBS = ("av", "numpy", "PIL")
+
+
+def modules(package: str) -> list[str]:
+    folder = LIBRARY / package.removeprefix("avi2mp4").strip(".").replace(".", "/")
+    if folder.with_suffix(".py").is_file():
+        return [package]
+    return [f"{package}.{p.stem}" if p.stem != "__init__" else package for p in sorted(folder.glob("*.py"))]
+
+
+def loaded_by(imports: list[str]) -> set[str]:
+    """Top-level names of every module loaded by importing ``imports`` in a fresh interpreter."""
+    code = "import sys\n" + "".join(f"import {m}\n" for m in imports) + "print(' '.join(sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return {name.split(".")[0] for name in proc.stdout.split()} | set(proc.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("avi2mp4.media", (*AWS, *ADAPTERS, "avi2mp4.labeling", "avi2mp4.storage", "avi2mp4.outputs")),
+        ("avi2mp4.labeling", (*AWS, *ADAPTERS, "avi2mp4.storage", "avi2mp4.outputs")),
+        ("avi2mp4.storage.port", (*AWS, *ADAPTERS, *MEDIA_LIBS)),
+        ("avi2mp4.storage.local", (*AWS, *ADAPTERS, *MEDIA_LIBS)),
+        ("avi2mp4.outputs.names", (*AWS, *ADAPTERS, *MEDIA_LIBS)),
+        ("avi2mp4.settings", (*AWS, *ADAPTERS, *MEDIA_LIBS)),
+        ("avi2mp4.pipeline", (*AWS, *ADAPTERS, "avi2mp4.storage")),
+        ("avi2mp4.job", (*AWS, *ADAPTERS)),
+        ("avi2mp4.cli.main", (*AWS, *ADAPTERS)),
+        ("avi2mp4.storage.s3", (*ADAPTERS, *MEDIA_LIBS, "aws_lambda_powertools")),
+    ],
+)
+def test_package_does_not_load(package: str, forbidden: tuple[str, ...]) -> None:
+    loaded = loaded_by(modules(package))
+    assert not loaded & set(forbidden), f"{package} loads {sorted(loaded & set(forbidden))}"
+
+
+def test_nothing_in_the_library_imports_its_adapters() -> None:
+    """Static, so a lazy import inside a function counts too."""
+    offenders = []
+    for path in LIBRARY.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(LIBRARY)}: {n}" for n in names if n.split(".")[0] in ADAPTERS]
+    assert offenders == []
