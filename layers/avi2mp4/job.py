@@ -70,7 +70,7 @@ def run_job(
                 key = layout.clip_key(out.index, out.split)
             else:
                 target, key = "image", layout.jpeg_key(out.index)
-            uploads.append(_Upload(target, key, out, pool.submit(store.put_file, target, key, out.path, out.sha256)))
+            uploads.append(_Upload(target, key, out, pool.submit(_put, store, target, key, out)))
 
         try:
             result = process_video(src, workdir, cfg, on_output=on_output, progress=progress)
@@ -95,6 +95,12 @@ def run_job(
         images=[images[f.index] for f in result.jpegs],
         seconds=time.monotonic() - started,
     )
+
+
+def _put(store: Store, target: Target, key: str, out: OutputFile) -> StoredObject:
+    stored = store.put_file(target, key, out.path, out.sha256)
+    log.info("stored %s", stored.location)
+    return stored
 
 
 def _undo(store: Store, layout: OutputLayout, uploads: list[_Upload]) -> None:

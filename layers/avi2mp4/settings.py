@@ -157,10 +157,11 @@ class DeadFrameThresholds:
 class PipelineConfig:
     """What the media pipeline does with one video. Units are in the names."""
 
-    clip_seconds: float = setting(120.0, "CLIP_SECONDS", flag="--clip-seconds", above=0,
+    # Bounded so that clip numbers stay small: 1 s clips of a 24 h recording number 86,400.
+    clip_seconds: float = setting(120.0, "CLIP_SECONDS", flag="--clip-seconds", minimum=1, maximum=86_400,
         doc="clip length when a video is split")  # fmt: skip
-    split_after_seconds: float = setting(240.0, "SPLIT_AFTER_SECONDS", flag="--split-after", above=0,
-        doc="videos longer than this are split into clips (must be >= the clip length)")  # fmt: skip
+    split_after_seconds: float = setting(240.0, "SPLIT_AFTER_SECONDS", flag="--split-after", minimum=1,
+        maximum=604_800, doc="videos longer than this are split into clips (must be >= the clip length)")  # fmt: skip
     frame_step: int = setting(10, "FRAME_STEP", flag="--frame-step", minimum=1, maximum=100_000,
         doc="every Nth decoded frame (0, N, 2N, ...) is a JPEG candidate")  # fmt: skip
     dead_frame_filter: bool = setting(True, "DEAD_FRAME_FILTER", flag="--no-dead-filter",

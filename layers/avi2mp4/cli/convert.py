@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
-from ..errors import Avi2Mp4Error
+from ..errors import ConfigError
 from ..job import JobResult, run_job
 from ..outputs.manifest import SourceRef
 from ..outputs.names import is_avi
@@ -21,6 +24,31 @@ from .progress import ProgressBar
 log = logging.getLogger("avi2mp4")
 
 EXIT_OK, EXIT_REJECTED = 0, 1
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT: unwinds the conversion like a failure (outputs removed), then exits."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Only the first signal interrupts; a second one must not cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def require_writable(out: Path) -> None:
+    """Find an unusable --out before any work, not after the first transcode."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,9 @@ def find_inputs(paths: Sequence[Path]) -> Iterator[Input]:
 
 
 def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    require_writable(args.out)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     store = LocalStore(args.out)
     failures = 0
     for missing in [p for p in args.inputs if not p.exists()]:
@@ -51,13 +82,18 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         print("avi2mp4: no .avi files found in the folders given", file=sys.stderr)
         return EXIT_REJECTED
     show_bar = sys.stderr.isatty() and not args.no_progress and not args.json
-    for item in inputs:
+    for number, item in enumerate(inputs):
         bar = ProgressBar(item.key) if show_bar else None
         try:
             source = SourceRef(key=item.key, size=item.path.stat().st_size, bucket=None)
             job = run_job(item.path, source, store, cfg, progress=bar)
-        except (Avi2Mp4Error, OSError) as exc:
+        except Interrupted as stop:
+            print(f"avi2mp4: stopped by {stop} while converting {item.path}: its outputs were removed; "
+                  f"{number} of {len(inputs)} inputs done", file=sys.stderr)  # fmt: skip
+            return 128 + stop.signum
+        except Exception as exc:  # one bad file must not end the batch: a typed one-line rejection
             failures += 1
+            log.debug("conversion of %s failed", item.path, exc_info=True)
             _report_failure(item, exc, args.json)
             continue
         finally:
@@ -69,7 +105,7 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
 def _report_failure(item: Input, exc: BaseException, as_json: bool) -> None:
     reason = str(exc) or type(exc).__name__
-    log.warning("rejected %s: %s", item.path, reason)
+    log.info("rejected %s: %s", item.path, reason)  # the line below is the user's; the log is for -v
     if as_json:
         print(json.dumps({"input": str(item.path), "status": "rejected",
                           "error": type(exc).__name__, "reason": reason}))  # fmt: skip

@@ -34,6 +34,7 @@ class LocalStore:
             shutil.move(path, partial)
             partial.replace(dst)
         except OSError as exc:
+            _discard(partial)  # a full disk must not leave a half-written file behind
             raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
         return self._verified(dst, key, size, sha256)
 
@@ -45,6 +46,7 @@ class LocalStore:
             partial.write_bytes(data)
             partial.replace(dst)
         except OSError as exc:
+            _discard(partial)
             raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
         return self._verified(dst, key, len(data), sha256)
 
@@ -65,3 +67,8 @@ class LocalStore:
         if actual != size:
             raise VerificationError(f"{dst}: wrote {size} bytes, found {actual}")
         return StoredObject(key=key, size=size, sha256=sha256, location=str(dst))
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
