@@ -27,12 +27,22 @@ class NoVideoStream(InvalidInput):
     """The container opens but holds no video stream (an audio-only AVI, say)."""
 
 
+class UnsupportedVideo(InvalidInput):
+    """The video opens but cannot be converted: an unknown codec, an impossible frame size, or data
+    FFmpeg refuses to decode or encode."""
+
+
 class NoDecodableFrames(InvalidInput):
     """A video stream exists but not one frame decodes (header-only or fully damaged file)."""
 
 
 class EncoderUnavailable(Avi2Mp4Error):
     """The FFmpeg build lacks an encoder we need (libx264, aac, mjpeg)."""
+
+
+class ResourceLimit(Avi2Mp4Error):
+    """The machine ran out of memory for this video; more memory (or the CLI on a bigger machine)
+    may succeed where a plain retry will not."""
 
 
 class ConfigError(Avi2Mp4Error):

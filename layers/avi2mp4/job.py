@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
-from .pipeline import OutputFile, PipelineResult, ProgressHandler, process_video
+from .pipeline import OutputFile, PipelineResult, ProgressHandler, StopCheck, process_video
 from .settings import PipelineConfig
 from .storage.port import Store, StoredObject, Target
 
@@ -56,8 +56,12 @@ def run_job(
     *,
     tmp_root: Path | None = None,
     progress: ProgressHandler | None = None,
+    stop: StopCheck | None = None,
 ) -> JobResult:
-    """Convert the local file ``src`` (known to users as ``source``) and store every output."""
+    """Convert the local file ``src`` (known to users as ``source``) and store every output.
+
+    ``stop`` is called at every decoded frame and may raise to end the job (a signal, a time
+    budget): the job then fails like any other, its outputs removed."""
     started = time.monotonic()
     layout = OutputLayout.for_key(source.key)
     workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-", dir=tmp_root))
@@ -73,7 +77,7 @@ def run_job(
             uploads.append(_Upload(target, key, out, pool.submit(_put, store, target, key, out)))
 
         try:
-            result = process_video(src, workdir, cfg, on_output=on_output, progress=progress)
+            result = process_video(src, workdir, cfg, on_output=on_output, progress=progress, stop=stop)
             clips = {u.output.index: u.future.result() for u in uploads if u.output.kind == "clip"}
             images = {u.output.index: u.future.result() for u in uploads if u.output.kind == "jpeg"}
             manifest = build_manifest(source, result, clips, images, cfg)

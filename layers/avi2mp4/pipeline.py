@@ -18,7 +18,7 @@ from typing import Literal
 import av
 from av.video.frame import VideoFrame
 
-from .errors import NoDecodableFrames
+from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedVideo
 from .labeling.detector import Verdict, make_judge
 from .labeling.jpeg import encode_jpeg, is_sampled
 from .media.clips import ClipEncoder, ClipFile
@@ -79,10 +79,14 @@ class PipelineResult:
     dead_frames: list[DeadFrame]
     decode_errors: int
     error_messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Audio left out, header claims that decoding did not bear out."""
 
 
 OutputHandler = Callable[[OutputFile], None]
 ProgressHandler = Callable[[Progress], None]
+StopCheck = Callable[[], None]
+"""Called at every decoded frame, on the decoding thread; raises to end the conversion."""
 
 
 def describe_file(kind: Literal["clip", "jpeg"], index: int, path: Path, split: bool = False) -> OutputFile:
@@ -100,6 +104,7 @@ def process_video(
     *,
     on_output: OutputHandler,
     progress: ProgressHandler | None = None,
+    stop: StopCheck | None = None,
 ) -> PipelineResult:
     """Convert ``src`` in one decode pass. Raises an ``InvalidInput`` subclass on bad media.
 
@@ -109,8 +114,29 @@ def process_video(
     """
     require_encoders("libx264", "aac")
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _convert(src, workdir, cfg, on_output, progress, stop or _never)
+    except Avi2Mp4Error:
+        raise
+    except (MemoryError, av.ExternalError) as exc:  # x264 or a decoder could not allocate
+        raise ResourceLimit(f"{src.name}: out of memory converting it ({exc}): give the function more "
+                            "memory, or convert it with the CLI on a bigger machine") from exc  # fmt: skip
+    except av.FFmpegError as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, ValueError):
+            raise  # the disk or the file system, not the video
+        raise UnsupportedVideo(f"{src.name}: FFmpeg cannot convert it: {exc}") from exc
+    except (OverflowError, ZeroDivisionError) as exc:  # absurd header values reaching arithmetic
+        raise UnsupportedVideo(f"{src.name}: implausible stream parameters ({exc})") from exc
+
+
+def _never() -> None:
+    """The default StopCheck: run to the end."""
+
+
+def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHandler,
+             progress: ProgressHandler | None, stop: StopCheck) -> PipelineResult:  # fmt: skip
     with open_input(src) as container:
-        video, audio = select_streams(container, src.name)
+        video, audio, warnings = select_streams(container, src.name)
         facts = video_facts(container, video, audio, cfg)
         decoded = DecodePass(container, video, audio, facts)
         expected = float(container.duration / av.time_base) if container.duration else None
@@ -131,6 +157,7 @@ def process_video(
                 if not isinstance(item, DecodedFrame):
                     encoder.add_audio(item)
                     continue
+                stop()
                 jpegs.observe(item)
                 encoder.add_video(item.frame, item.pts)
                 hand_over_clips()
@@ -155,7 +182,21 @@ def process_video(
         dead_frames=sorted(jpegs.dead, key=lambda d: d.index),
         decode_errors=decoded.errors.count,
         error_messages=decoded.errors.messages,
+        warnings=warnings + header_mismatches(facts, decoded),
     )
+
+
+def header_mismatches(facts: VideoFacts, decoded: DecodePass) -> list[str]:
+    """What the header promised and decoding did not bear out (headers lie; users should know)."""
+    found = []
+    promised = facts.header_frames
+    if promised > 0 and abs(promised - decoded.frames) > max(2, promised // 10):
+        found.append(f"the header promises {promised} frames; {decoded.frames} decoded")
+    video = decoded.duration_seconds
+    audio = decoded.audio_seconds
+    if audio is not None and video > 0 and abs(audio - video) > max(1.0, video / 10):
+        found.append(f"the audio lasts {audio:.2f} s, the video {video:.2f} s")
+    return found
 
 
 class _JpegSampler:

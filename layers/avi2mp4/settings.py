@@ -176,6 +176,8 @@ class PipelineConfig:
     """Frame rate assumed when the header's rate is missing or implausible."""
     max_fps: float = 240.0
     """Header rates above this are treated as bogus (see pitfalls: a header claiming 1000 fps)."""
+    min_fps: float = 0.01
+    """...and below this (one frame per 100 s; time-lapse cameras go down to one a minute)."""
     dead_thresholds: DeadFrameThresholds = field(default_factory=DeadFrameThresholds)
 
     def __post_init__(self) -> None:

@@ -80,3 +80,27 @@ def test_a_signal_mid_run_removes_everything_and_says_so(tmp_path: Path, signum:
     assert "Traceback" not in rest
     assert files(out) == [], "an interrupted run must not leave outputs that look real"
     assert list(tmp.iterdir()) == [], "the work folder must go too"
+
+
+def test_odd_file_names_get_safe_reversible_output_names(tmp_path: Path) -> None:
+    """A non-UTF-8 name (an old camera's card) and ``..avi`` (stem ``.``) convert; their outputs
+    stay inside their own folders under names that ``unquote`` turns back into the original."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    latin1 = os.fsdecode(b"cam\xe9ra.avi")  # "caméra" in Latin-1: not UTF-8
+    make(inbox / latin1, *lavfi_video(0.5), "-c:v", "mjpeg")
+    make(inbox / "..avi", *lavfi_video(0.5), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+
+    proc = subprocess.run([*CLI, "convert", str(inbox), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "LC_ALL": "C.UTF-8"})  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "cam\\xe9ra.avi" in proc.stdout
+    assert (out / "video-mp4" / "cam%E9ra.mp4").is_file()
+    assert (out / "video-mp4" / "%2E.mp4").is_file()
+    assert (out / "unlabeled-images" / "%2E" / "%2E_f000000.jpg").is_file()
+    assert not list((out / "unlabeled-images").glob(".*")), "nothing hidden in the image root"
+    manifest = (out / "video-mp4" / "cam%E9ra.manifest.json").read_text()
+    assert '"key": "cam%E9ra.avi"' in manifest

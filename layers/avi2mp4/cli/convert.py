@@ -16,7 +16,7 @@ from types import FrameType
 from ..errors import ConfigError
 from ..job import JobResult, run_job
 from ..outputs.manifest import SourceRef
-from ..outputs.names import is_avi
+from ..outputs.names import is_avi, safe_key
 from ..settings import PipelineConfig
 from ..storage.local import LocalStore
 from .progress import ProgressBar
@@ -34,11 +34,24 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Only the first signal interrupts; a second one must not cut the clean-up short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise Interrupted(signum)
+class SignalStop:
+    """Turns SIGTERM/SIGINT into a request that the job honours at its next frame (``check``).
+
+    The handler only records the signal: raising from it could land between two statements of
+    the job's own bookkeeping (an upload started but not yet recorded would escape the clean-up).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        signal.signal(signal.SIGTERM, self._record)
+        signal.signal(signal.SIGINT, self._record)
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = self.signum or signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
 
 
 def require_writable(out: Path) -> None:
@@ -63,15 +76,14 @@ def find_inputs(paths: Sequence[Path]) -> Iterator[Input]:
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file() and is_avi(p.name)):
-                yield Input(found, found.relative_to(path).as_posix())
+                yield Input(found, safe_key(found.relative_to(path).as_posix()))
         else:
-            yield Input(path, path.name)
+            yield Input(path, safe_key(path.name))
 
 
 def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     require_writable(args.out)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    stop = SignalStop()
     store = LocalStore(args.out)
     failures = 0
     for missing in [p for p in args.inputs if not p.exists()]:
@@ -85,12 +97,13 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     for number, item in enumerate(inputs):
         bar = ProgressBar(item.key) if show_bar else None
         try:
+            stop.check()
             source = SourceRef(key=item.key, size=item.path.stat().st_size, bucket=None)
-            job = run_job(item.path, source, store, cfg, progress=bar)
-        except Interrupted as stop:
-            print(f"avi2mp4: stopped by {stop} while converting {item.path}: its outputs were removed; "
+            job = run_job(item.path, source, store, cfg, progress=bar, stop=stop.check)
+        except Interrupted as why:
+            print(f"avi2mp4: stopped by {why} while converting {shown(item.path)}: its outputs were removed; "
                   f"{number} of {len(inputs)} inputs done", file=sys.stderr)  # fmt: skip
-            return 128 + stop.signum
+            return 128 + why.signum
         except Exception as exc:  # one bad file must not end the batch: a typed one-line rejection
             failures += 1
             log.debug("conversion of %s failed", item.path, exc_info=True)
@@ -103,14 +116,19 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return EXIT_REJECTED if failures else EXIT_OK
 
 
+def shown(text: object) -> str:
+    """Text as a terminal can print it: bytes of a non-UTF-8 file name as ``\\xff``, not a crash."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _report_failure(item: Input, exc: BaseException, as_json: bool) -> None:
-    reason = str(exc) or type(exc).__name__
-    log.info("rejected %s: %s", item.path, reason)  # the line below is the user's; the log is for -v
+    reason = shown(exc) or type(exc).__name__
+    log.info("rejected %s: %s", shown(item.path), reason)  # the line below is the user's; the log is for -v
     if as_json:
-        print(json.dumps({"input": str(item.path), "status": "rejected",
+        print(json.dumps({"input": shown(item.path), "status": "rejected",
                           "error": type(exc).__name__, "reason": reason}))  # fmt: skip
     else:
-        print(f"rejected {item.path}: {type(exc).__name__}: {reason}", file=sys.stderr)
+        print(f"rejected {shown(item.path)}: {type(exc).__name__}: {reason}", file=sys.stderr)
 
 
 def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
@@ -119,7 +137,7 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
     for d in r.dead_frames:
         dead[d.reason] = dead.get(d.reason, 0) + 1
     summary = {
-        "input": str(item.path),
+        "input": shown(item.path),
         "status": "ok",
         "clips": len(job.clips),
         "frames": r.frames_decoded,
@@ -127,6 +145,7 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
         "jpegs": len(job.images),
         "dead": dead,
         "decode_errors": r.decode_errors,
+        "warnings": r.warnings,
         "seconds": round(job.seconds, 2),
         "manifest": job.manifest_object.location,
     }
@@ -134,7 +153,7 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
         print(json.dumps(summary))
         return
     dead_text = ",".join(f"{k}:{v}" for k, v in sorted(dead.items())) or "0"
-    print(f"ok {item.path} clips={len(job.clips)} frames={r.frames_decoded} "
+    print(f"ok {shown(item.path)} clips={len(job.clips)} frames={r.frames_decoded} "
           f"duration={r.duration_seconds:.2f}s jpegs={len(job.images)} dead={dead_text} "
-          f"decode_errors={r.decode_errors} time={job.seconds:.1f}s "
+          f"decode_errors={r.decode_errors} warnings={len(r.warnings)} time={job.seconds:.1f}s "
           f"manifest={job.manifest_object.location}")  # fmt: skip

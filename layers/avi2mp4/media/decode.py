@@ -86,6 +86,7 @@ class DecodePass:
         self.damage = DamageTracker()
         self.frames = 0
         self.last_pts = 0
+        self.audio_samples = 0
 
     def __iter__(self) -> Iterator[DecodedFrame | AudioFrame]:
         for packet in self._packets():
@@ -93,6 +94,12 @@ class DecodePass:
                 yield from self._video_packet(packet)
             elif self.audio is not None and packet.stream.index == self.audio.index:
                 yield from self._audio_packet(packet)
+
+    @property
+    def audio_seconds(self) -> float | None:
+        if self.audio is None:
+            return None
+        return self.audio_samples / self.audio.codec_context.sample_rate
 
     @property
     def duration_seconds(self) -> float:
@@ -146,4 +153,6 @@ class DecodePass:
         except av.FFmpegError as exc:
             self.errors.add(f"audio packet at dts {packet.dts}: {exc}")
             return
-        yield from frames  # type: ignore[misc]  # an audio stream decodes to AudioFrames
+        for frame in frames:
+            self.audio_samples += frame.samples  # type: ignore[union-attr]  # audio streams give AudioFrames
+            yield frame  # type: ignore[misc]

@@ -15,7 +15,7 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from ..errors import EmptyFile, NoVideoStream, UnreadableVideo
+from ..errors import EmptyFile, NoVideoStream, UnreadableVideo, UnsupportedVideo
 from ..settings import PipelineConfig
 
 
@@ -51,15 +51,49 @@ def open_input(path: Path) -> InputContainer:
         raise UnreadableVideo(f"{path.name} is not a readable video file ({exc.strerror or exc})") from exc
 
 
-def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, AudioStream | None]:
-    """The first real video stream (not cover art) and the first audio stream, if any."""
+# What AAC can carry: audio outside this is left out (with a warning), the picture still converts.
+AAC_RATES = (7350, 96_000)
+MAX_AUDIO_CHANNELS = 8
+# Frame sizes libx264 accepts (and that a decoder can plausibly produce).
+MIN_SIZE, MAX_SIZE = 2, 16_384
+
+
+def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, AudioStream | None, list[str]]:
+    """The first real video stream (not cover art), the first usable audio stream if any, and
+    warnings about audio that had to be left out."""
     videos = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
     if not videos:
         kind = "audio-only" if container.streams.audio else "has no video stream"
         raise NoVideoStream(f"{name} {kind}: nothing to convert" if kind == "audio-only" else f"{name} {kind}")
-    # Audio that FFmpeg cannot decode is left out (the video still converts); it has no context.
-    audio = next((s for s in container.streams.audio if s.codec_context is not None), None)
-    return videos[0], audio
+    video = videos[0]
+    decoder: object = video.codec_context  # None (despite the stubs) when FFmpeg has no decoder
+    if decoder is None:
+        raise UnsupportedVideo("its video codec is not supported (FFmpeg has no decoder for it)")
+    warnings: list[str] = []
+    audio = None
+    for stream in container.streams.audio:
+        problem = _audio_problem(stream)
+        if problem is None:
+            audio = stream
+            break
+        warnings.append(f"audio stream {stream.index} left out: {problem}")
+    return video, audio, warnings
+
+
+def _audio_problem(stream: AudioStream) -> str | None:
+    decoder: object = stream.codec_context
+    if decoder is None:
+        return "FFmpeg has no decoder for its codec"
+    ctx = stream.codec_context
+    if not AAC_RATES[0] <= ctx.sample_rate <= AAC_RATES[1]:
+        return f"{ctx.sample_rate} Hz is outside what AAC carries ({AAC_RATES[0]}..{AAC_RATES[1]} Hz)"
+    if not 1 <= ctx.channels <= MAX_AUDIO_CHANNELS:
+        return f"{ctx.channels} channels (1..{MAX_AUDIO_CHANNELS} are converted)"
+    try:
+        ctx.open()  # a header the decoder refuses fails here once, not on every packet
+    except av.FFmpegError as exc:
+        return f"the {ctx.name} decoder refuses its header ({exc.strerror or exc})"
+    return None
 
 
 def video_facts(
@@ -67,10 +101,14 @@ def video_facts(
 ) -> VideoFacts:
     """Choose the output timeline: the source's when its rate is sane, else CFR at the fallback."""
     ctx = video.codec_context
+    if not (MIN_SIZE <= ctx.width <= MAX_SIZE and MIN_SIZE <= ctx.height <= MAX_SIZE):
+        raise UnsupportedVideo(f"the header gives a frame size of {ctx.width}x{ctx.height}, which cannot be "
+                               f"encoded ({MIN_SIZE}..{MAX_SIZE} pixels a side)")  # fmt: skip
     header_rate = video.average_rate or video.base_rate or video.guessed_rate
-    rate_ok = header_rate is not None and 0 < header_rate <= cfg.max_fps
+    rate_ok = header_rate is not None and cfg.min_fps <= header_rate <= cfg.max_fps
     tb = video.time_base
-    tb_ok = tb is not None and tb > 0
+    # A tick longer than a frame at min_fps cannot time frames (a 1e-9 fps header has 1e9 s ticks).
+    tb_ok = tb is not None and 0 < tb <= 1 / Fraction(cfg.min_fps)
     if rate_ok and tb_ok:
         assert header_rate is not None and tb is not None
         fps, time_base, retimed = Fraction(header_rate), Fraction(tb), False

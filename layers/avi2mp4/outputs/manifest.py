@@ -34,6 +34,7 @@ class Manifest:
     frames: list[dict[str, Any]]
     dead_frames: list[dict[str, Any]]
     decode_errors: dict[str, Any]
+    warnings: list[str]
     settings: dict[str, Any]
     software: dict[str, Any] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
@@ -99,6 +100,7 @@ def build_manifest(
         frames=frame_rows,
         dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
         decode_errors={"count": result.decode_errors, "first": result.error_messages},
+        warnings=result.warnings,
         settings=cfg.as_dict(),
         software={"avi2mp4": __version__, "pyav": av.__version__, "ffmpeg": _ffmpeg_version()},
     )

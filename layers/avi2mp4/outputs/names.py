@@ -10,6 +10,24 @@ from pathlib import PurePosixPath
 AVI_SUFFIX = ".avi"
 
 
+def safe_component(name: str) -> str:
+    """One path component as an output name may carry it, reversibly (``urllib.parse.unquote``):
+    bytes that are not UTF-8 (a local file system's surrogate escapes) become ``%XX``, and a name
+    of dots only (the stem of ``..avi``) becomes ``%2E``s, so no output lands outside its folder
+    or hides as a dot file. Every other name is kept as it is."""
+    if name and set(name) == {"."}:
+        return "%2E" * len(name)
+    if not any("\udc80" <= c <= "\udcff" for c in name):
+        return name
+    # The surrogates stand for the undecodable bytes, one each: write those bytes as %XX.
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
+
+
+def safe_key(key: str) -> str:
+    """``safe_component`` for every component of a ``/``-separated key."""
+    return "/".join(safe_component(part) for part in key.split("/"))
+
+
 def is_avi(key: str) -> bool:
     """``.avi`` in any case: ``.AVI`` and ``.Avi`` uploads are just as real."""
     return key.lower().endswith(AVI_SUFFIX) and len(key) > len(AVI_SUFFIX)
@@ -31,7 +49,7 @@ class OutputLayout:
         parent = str(path.parent)
         prefix = "" if parent in (".", "/") else parent.strip("/") + "/"
         stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-        return cls(prefix=prefix, stem=stem)
+        return cls(prefix=safe_key(prefix), stem=safe_component(stem))
 
     def key(self, name: str) -> str:
         """Full key of an output named relative to the prefix (``rec.mp4``, ``rec/rec_f000010.jpg``)."""

@@ -1,0 +1,55 @@
+"""Fuzzed AVIs, seeded and bounded: every file either converts to MP4s the independent decoder
+reads, or is rejected in one typed line; no traceback, no hang, nothing left behind, and the batch
+goes on. Run as users run it (the CLI, one batch) under a 4 GB address-space limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from devtools.fuzz import MUTATIONS, base_files, mutants
+from devtools.readback import run_ffmpeg
+
+SEED, COUNT = 20261125, 36
+MEMORY_LIMIT = 4 * 1024**3
+TYPED = {"EmptyFile", "UnreadableVideo", "NoVideoStream", "NoDecodableFrames", "UnsupportedVideo", "ResourceLimit"}
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def test_fuzzed_avis_convert_or_are_rejected_cleanly(tmp_path: Path) -> None:
+    files = mutants(base_files(tmp_path / "base"), tmp_path / "fuzz", SEED, COUNT)
+    assert {f.stem.split("-", 2)[2] for f in files} == set(MUTATIONS), "every mutation is tried"
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "avi2mp4", "convert", str(tmp_path / "fuzz"), "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=600, check=False, preexec_fn=limit_memory,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )  # fmt: skip
+
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted(Path(line["input"]).name for line in lines) == sorted(f.name for f in files), "one line each"
+    for line in lines:
+        if line["status"] == "rejected":
+            assert line["error"] in TYPED, line
+            stem = Path(line["input"]).stem
+            assert not [p for p in out.rglob(f"{stem}*")], f"a rejected file left outputs: {stem}"
+            continue
+        manifest = json.loads(Path(line["manifest"]).read_text())
+        for clip in manifest["clips"]:
+            errors = run_ffmpeg("-v", "error", "-i", clip["location"], "-map", "0", "-f", "null", "-").stderr
+            assert errors.strip() == "", f"{clip['location']}: {errors}"
+    assert not list(out.rglob("*.partial"))
+    assert list(tmp.iterdir()) == [], "work folders left behind"
+    converted = sum(line["status"] == "ok" for line in lines)
+    assert converted >= COUNT // 2, "most mutants still hold a convertible video"
