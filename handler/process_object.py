@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from avi2mp4.job import run_job
 from avi2mp4.outputs.manifest import SourceRef
 from avi2mp4.pipeline import Progress
 from avi2mp4.storage.s3 import S3Store, SourceGone, delete_source, download_source, head_source
-from handler import SERVICE
+from handler import SERVICE, workdirs
 from handler.objects import ObjectRef, ObjectResult
 from handler.settings import Settings
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 logger = Logger(service=SERVICE, child=True)
 
-WORK_PREFIX = "avi2mp4-"
 # The source, plus the clips not yet uploaded (at most split_after seconds of H.264, far smaller
 # than the MJPEG or raw video that AVIs usually hold) and the JPEGs in flight.
 SPACE_FACTOR = 1.5
@@ -36,7 +34,8 @@ class InsufficientStorage(StorageError):
 
 def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectResult:
     """The job for one object. Raises on any failure; the source is then kept."""
-    sweep_stale_workdirs(settings.tmp_dir)
+    for stale in workdirs.sweep_stale(settings.tmp_dir):
+        logger.info("removed a work folder a killed invocation left", extra={"path": str(stale)})
     try:
         src = head_source(s3, ref.bucket, ref.key)
     except SourceGone:
@@ -47,7 +46,7 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         logger.info("the event's version is no longer current; nothing to do")
         return ObjectResult(ref.bucket, ref.key, status="superseded")
     require_space(settings.tmp_dir, src.size)
-    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=settings.tmp_dir))
+    work = workdirs.create(settings.tmp_dir)
     try:
         local = work / local_name(ref.key)
         download_source(s3, src, local)
@@ -63,7 +62,7 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        workdirs.remove(work)
     r = job.result
     return ObjectResult(
         bucket=ref.bucket,
@@ -109,9 +108,3 @@ def require_space(tmp_dir: Path, size: int) -> None:
             f"{tmp_dir} has {free / 1e6:.0f} MB free; a {size / 1e6:.0f} MB source needs about "
             f"{size * SPACE_FACTOR / 1e6:.0f} MB: raise the function's EphemeralStorage"
         )
-
-
-def sweep_stale_workdirs(tmp_dir: Path) -> None:
-    """A timed-out invocation never reaches its ``finally``: clear what it left in a warm /tmp."""
-    for stale in tmp_dir.glob(f"{WORK_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)

@@ -27,6 +27,10 @@ class NoVideoStream(InvalidInput):
     """The container opens but holds no video stream (an audio-only AVI, say)."""
 
 
+class OutputConflict(InvalidInput):
+    """Another source already owns the output names this one maps to (``rec.avi`` and ``rec.AVI``)."""
+
+
 class UnsupportedVideo(InvalidInput):
     """The video opens but cannot be converted: an unknown codec, an impossible frame size, or data
     FFmpeg refuses to decode or encode."""

@@ -1,9 +1,12 @@
 """One source file -> outputs in a store -> manifest. Shared by the CLI and the Lambda handler.
 
 Outputs are stored concurrently while decoding goes on; the manifest is written last, only after
-every output was stored and verified, so a manifest means "complete". On any failure the outputs
-already written are removed (best effort) and the error propagates; the source is never touched
-here: deleting it is the caller's decision, after this returns.
+every output was stored and verified, so a manifest means "complete". A re-run first takes the
+previous manifest away (so a half-replaced result never looks complete) and, once its own manifest
+is written, removes what the previous run left that this one did not write: the prefix then holds
+exactly what the manifest lists. On any failure everything under the prefix is removed (best
+effort) and the error propagates; the source is never touched here: deleting it is the caller's
+decision, after this returns.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .outputs import previous
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
 from .pipeline import OutputFile, PipelineResult, ProgressHandler, StopCheck, process_video
@@ -64,7 +68,8 @@ def run_job(
     budget): the job then fails like any other, its outputs removed."""
     started = time.monotonic()
     layout = OutputLayout.for_key(source.key)
-    workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-", dir=tmp_root))
+    previous.claim(store, layout, source)  # raises OutputConflict before anything is written
+    workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-job-", dir=tmp_root))
     uploads: list[_Upload] = []
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
@@ -85,6 +90,9 @@ def run_job(
             manifest_object = store.put_bytes(
                 "video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(), "application/json"
             )
+            written = {(u.target, u.key) for u in uploads} | {("video", layout.manifest_key)}
+            stale = [k for k in previous.owned_keys(store, layout) if (k.target, k.key) not in written]
+            previous.remove(store, stale)  # what an earlier, longer run left
         except BaseException:
             _undo(store, layout, uploads)
             raise
@@ -108,20 +116,20 @@ def _put(store: Store, target: Target, key: str, out: OutputFile) -> StoredObjec
 
 
 def _undo(store: Store, layout: OutputLayout, uploads: list[_Upload]) -> None:
-    """Remove what a failed job wrote, so nothing half-done looks complete."""
+    """Remove what a failed job wrote, and what an earlier run left under the prefix, so that
+    nothing half-done looks complete."""
     for upload in uploads:
         upload.future.cancel()
     for upload in uploads:
-        if upload.future.cancelled():
-            continue
         with contextlib.suppress(Exception):  # a failed upload may still have left a partial
             upload.future.result()
-        _remove(store, upload.target, upload.key)
-    _remove(store, "video", layout.manifest_key)
-
-
-def _remove(store: Store, target: Target, key: str) -> None:
+    keys = [previous.OwnedKey(u.target, u.key) for u in uploads]
     try:
-        store.delete(target, key)
-    except Exception as exc:  # keep undoing; say what is left behind
-        log.warning("could not remove %s after a failure: %s", key, exc)
+        keys += previous.owned_keys(store, layout)
+    except Exception as exc:  # keep undoing what we know of; say what may be left
+        log.warning("could not list %s* after a failure: %s", layout.key(layout.stem), exc)
+    keys.append(previous.OwnedKey("video", layout.manifest_key))
+    try:
+        previous.remove(store, keys)
+    except Exception as exc:
+        log.warning("could not remove the outputs of %s after a failure: %s", layout.key(layout.stem), exc)

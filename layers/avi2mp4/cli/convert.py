@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputConflict
 from ..job import JobResult, run_job
 from ..outputs.manifest import SourceRef
-from ..outputs.names import is_avi, safe_key
+from ..outputs.names import OutputLayout, is_avi, safe_key
 from ..settings import PipelineConfig
 from ..storage.local import LocalStore
 from .progress import ProgressBar
@@ -94,7 +94,15 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         print("avi2mp4: no .avi files found in the folders given", file=sys.stderr)
         return EXIT_REJECTED
     show_bar = sys.stderr.isatty() and not args.no_progress and not args.json
+    owners: dict[OutputLayout, Input] = {}  # two inputs of one batch never share outputs
     for number, item in enumerate(inputs):
+        owner = owners.setdefault(OutputLayout.for_key(item.key), item)
+        if owner is not item:
+            failures += 1
+            _report_failure(item, OutputConflict(f"its outputs would replace those of {shown(owner.path)} "
+                                                 "(same output names): rename it or convert it into another --out"),
+                            args.json)  # fmt: skip
+            continue
         bar = ProgressBar(item.key) if show_bar else None
         try:
             stop.check()

@@ -4,6 +4,7 @@ this module turns a clip or frame number into a key that users see."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -66,3 +67,20 @@ class OutputLayout:
     @property
     def manifest_key(self) -> str:
         return self.key(f"{self.stem}.manifest.json")
+
+    @property
+    def video_listing_prefix(self) -> str:
+        """Lists every video-bucket key this layout can own (and others' too: filter with ``owns``)."""
+        return self.key(self.stem)
+
+    @property
+    def image_folder(self) -> str:
+        return self.key(f"{self.stem}/")
+
+    def owns(self, target: str, key: str) -> bool:
+        """Whether ``key`` is a name this layout gives its outputs (clip, part, JPEG, manifest)."""
+        stem = re.escape(self.stem)
+        if target == "image":
+            return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
+        names = rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json)"
+        return re.fullmatch(names, key) is not None

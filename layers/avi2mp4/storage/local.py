@@ -54,6 +54,26 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             self.path_of(target, key).unlink()
 
+    def delete_many(self, target: Target, keys: list[str]) -> None:
+        for key in keys:
+            self.delete(target, key)
+
+    def get_bytes(self, target: Target, key: str) -> bytes | None:
+        try:
+            return self.path_of(target, key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.path_of(target, key)}: {exc.strerror}") from exc
+
+    def list_keys(self, target: Target, prefix: str) -> list[str]:
+        root = self.root / self.FOLDERS[target]
+        folder = (root / prefix).parent if not prefix.endswith("/") else root / prefix
+        if not folder.is_dir():
+            return []
+        keys = (p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file())
+        return sorted(k for k in keys if k.startswith(prefix) and not k.endswith(".partial"))
+
     def _partial(self, dst: Path) -> Path:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)

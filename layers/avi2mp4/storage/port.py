@@ -35,3 +35,15 @@ class Store(Protocol):
     def delete(self, target: Target, key: str) -> None:
         """Remove an output (used to undo a failed job); a missing key is not an error."""
         ...
+
+    def delete_many(self, target: Target, keys: list[str]) -> None:
+        """Remove many outputs (batched where the store can); missing keys are not an error."""
+        ...
+
+    def get_bytes(self, target: Target, key: str) -> bytes | None:
+        """A small object's bytes (a previous manifest), or None if there is none."""
+        ...
+
+    def list_keys(self, target: Target, prefix: str) -> list[str]:
+        """Every key that starts with ``prefix``."""
+        ...

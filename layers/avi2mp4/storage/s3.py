@@ -21,12 +21,14 @@ from .port import StoredObject, Target
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 # Multipart above 16 MiB, 8 parts in flight: a 2 GB AVI downloads in ~125 parts, concurrently.
 TRANSFER = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=8)
+DELETE_BATCH = 1000
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".json": "application/json"}
 
 
@@ -141,6 +143,38 @@ class S3Store:
         except ClientError as exc:
             if not _missing(exc):
                 raise StorageError(f"cannot delete s3://{bucket}/{key}: {exc}") from exc
+
+    def delete_many(self, target: Target, keys: list[str]) -> None:
+        bucket = self.buckets[target]
+        for start in range(0, len(keys), DELETE_BATCH):  # DeleteObjects takes 1,000 keys a call
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
+            try:
+                answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError(f"cannot delete from s3://{bucket}: {exc}") from exc
+            failed = [e for e in answer.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if failed:
+                raise StorageError(f"cannot delete {len(failed)} objects from s3://{bucket}, e.g. "
+                                   f"{failed[0].get('Key')}: {failed[0].get('Message')}")  # fmt: skip
+
+    def get_bytes(self, target: Target, key: str) -> bytes | None:
+        bucket = self.buckets[target]
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+
+    def list_keys(self, target: Target, prefix: str) -> list[str]:
+        bucket = self.buckets[target]
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot list s3://{bucket}/{prefix}: {exc}") from exc
 
     def _verify(self, bucket: str, key: str, size: int, sha256: str) -> StoredObject:
         try:

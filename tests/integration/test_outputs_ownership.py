@@ -1,0 +1,95 @@
+"""Nothing mixed, nothing lost: two sources never share outputs, and after any run a video's
+prefix holds exactly what its manifest lists (locally here; in S3 in test_lambda_rejections)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from devtools.readback import lavfi_video, make
+
+CLI = [sys.executable, "-m", "avi2mp4"]
+
+
+def convert(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "convert", *map(str, args)], capture_output=True, text=True, timeout=300,
+                          check=False)  # fmt: skip
+
+
+def outputs(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def listed(manifest: Path, out: Path) -> set[str]:
+    data = json.loads(manifest.read_text())
+    rows = [*data["clips"], *data["frames"]]
+    return {Path(r["location"]).relative_to(out).as_posix() for r in rows} | {manifest.relative_to(out).as_posix()}
+
+
+def test_same_named_sources_never_share_outputs(tmp_path: Path) -> None:
+    (tmp_path / "card1").mkdir()
+    (tmp_path / "card2").mkdir()
+    first = make(tmp_path / "card1" / "MOVI0001.AVI", *lavfi_video(1.0), "-c:v", "mjpeg")
+    second = make(tmp_path / "card2" / "MOVI0001.AVI", *lavfi_video(2.0, src="testsrc"), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+
+    proc = convert(first, second, "--out", out)
+
+    assert proc.returncode == 1
+    assert proc.stdout.count("\nok ") + proc.stdout.startswith("ok ") == 1
+    (rejected,) = proc.stderr.strip().splitlines()
+    assert rejected.startswith(f"rejected {second}: OutputConflict:") and str(first) in rejected
+    manifest = json.loads((out / "video-mp4" / "MOVI0001.manifest.json").read_text())
+    assert manifest["source"]["frames_decoded"] == 25, "the first camera's outputs, untouched"
+    assert len(list((out / "unlabeled-images" / "MOVI0001").iterdir())) == 3
+
+
+def test_extension_case_twins_in_a_folder_and_across_runs(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make(inbox / "rec.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    assert convert(inbox, "--out", out).returncode == 0
+    make(inbox / "rec.AVI", *lavfi_video(2.0), "-c:v", "mjpeg")
+
+    batch = convert(inbox / "rec.AVI", "--out", out)  # a later run, the other casing
+
+    assert batch.returncode == 1 and "OutputConflict" in batch.stderr and "rec.avi" in batch.stderr
+    assert json.loads((out / "video-mp4" / "rec.manifest.json").read_text())["source"]["key"] == "rec.avi"
+
+
+def test_a_rerun_leaves_exactly_what_its_manifest_lists(tmp_path: Path) -> None:
+    src = make(tmp_path / "rec.avi", *lavfi_video(5.0), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    manifest = out / "video-mp4" / "rec.manifest.json"
+    first = convert(src, "--out", out, "--clip-seconds", "1", "--split-after", "2", "--frame-step", "2")
+    assert first.returncode == 0, first.stderr
+    assert (out / "video-mp4" / "rec_part004.mp4").is_file() and len(outputs(out)) == 5 + 63 + 1
+
+    again = convert(src, "--out", out, "--frame-step", "25")  # whole, 5 JPEGs
+
+    assert again.returncode == 0, again.stderr
+    assert outputs(out) == listed(manifest, out)
+    assert len(outputs(out)) == 1 + 5 + 1
+
+
+def test_an_interrupted_rerun_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
+    src = make(tmp_path / "rec.avi", *lavfi_video(30.0, "640x480"), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    assert convert(src, "--out", out, "--frame-step", "50").returncode == 0
+    proc = subprocess.Popen([*CLI, "-v", "convert", str(src), "--out", str(out), "--frame-step", "1"],
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))  # fmt: skip
+    assert proc.stderr is not None
+    stored = 0
+    for line in proc.stderr:
+        stored += "stored" in line
+        if stored >= 5:
+            proc.send_signal(signal.SIGTERM)
+            break
+    proc.stderr.read()
+    assert proc.wait(timeout=120) == 143
+    assert outputs(out) == set(), "neither a manifest over half-replaced files nor orphans"
