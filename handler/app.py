@@ -95,6 +95,7 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
     # An in-progress idempotency record then expires with this invocation, not after an hour.
     rt.idempotency.register_lambda_context(context)
     done: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     failed: list[dict[str, str]] = []
     for record in S3Event(event).records:
@@ -119,13 +120,13 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
                 failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)})
                 continue
             logger.info("done", extra={"status": result.status, "manifest": result.manifest})
-            done.append(asdict(result))
+            (rejected if result.status == "rejected" else done).append(asdict(result))
     if failed:
         raise ConversionFailed(
             f"{len(failed)} of {len(failed) + len(done)} objects failed: "
             + "; ".join(f"{f['key']}: {f['error']}: {f['reason']}" for f in failed)
         )
-    return {"done": done, "skipped": skipped}
+    return {"done": done, "rejected": rejected, "skipped": skipped}
 
 
 def skip_reason(ref: ObjectRef, settings: Settings) -> str | None:

@@ -41,8 +41,9 @@ class ObjectResult:
     bucket: str
     key: str
     status: str
-    """``converted``; ``gone`` (the source no longer exists: an earlier run finished it); or
-    ``superseded`` (a newer version was uploaded under the key; its own event converts it)."""
+    """``converted``; ``rejected`` (bad input: kept, tagged, the reason recorded; not retried);
+    ``gone`` (the source no longer exists: an earlier run finished it); or ``superseded`` (a newer
+    version was uploaded under the key; its own event converts it)."""
     manifest: str | None = None
     clips: list[str] = field(default_factory=list)
     jpegs: int = 0
@@ -51,3 +52,5 @@ class ObjectResult:
     duration_seconds: float = 0.0
     decode_errors: int = 0
     source_deleted: bool = False
+    reason: str | None = None
+    """Why a source was rejected (``ErrorType: message``)."""

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from avi2mp4.errors import StorageError
+from avi2mp4 import __version__
+from avi2mp4.errors import InvalidInput, StorageError
 from avi2mp4.job import run_job
 from avi2mp4.outputs.manifest import SourceRef
+from avi2mp4.outputs.names import OutputLayout
 from avi2mp4.pipeline import Progress
-from avi2mp4.storage.s3 import S3Store, SourceGone, delete_source, download_source, head_source
+from avi2mp4.storage.s3 import (
+    S3Store,
+    SourceGone,
+    SourceObject,
+    delete_source,
+    download_source,
+    head_source,
+    tag_source,
+)
 from handler import SERVICE, workdirs
 from handler.objects import ObjectRef, ObjectResult
 from handler.settings import Settings
@@ -23,6 +37,7 @@ if TYPE_CHECKING:
 
 logger = Logger(service=SERVICE, child=True)
 
+REJECTED_TAG = "avi2mp4-rejected"
 # The source, plus the clips not yet uploaded (at most split_after seconds of H.264, far smaller
 # than the MJPEG or raw video that AVIs usually hold) and the JPEGs in flight.
 SPACE_FACTOR = 1.5
@@ -46,21 +61,18 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         logger.info("the event's version is no longer current; nothing to do")
         return ObjectResult(ref.bucket, ref.key, status="superseded")
     require_space(settings.tmp_dir, src.size)
+    source = SourceRef(key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id)
+    store = S3Store(s3, settings.video_bucket, settings.image_bucket)
     work = workdirs.create(settings.tmp_dir)
     try:
         local = work / local_name(ref.key)
         download_source(s3, src, local)
         logger.info("downloaded source", extra={"bytes": src.size})
-        job = run_job(
-            local,
-            SourceRef(key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id),
-            S3Store(s3, settings.video_bucket, settings.image_bucket),
-            settings.pipeline,
-            tmp_root=work,
-            progress=ProgressLog(),
-        )
+        job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog())
         # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
+    except InvalidInput as exc:
+        return reject(source, src, exc, store, s3)
     finally:
         workdirs.remove(work)
     r = job.result
@@ -77,6 +89,25 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         decode_errors=r.decode_errors,
         source_deleted=deleted,
     )
+
+
+def reject(source: SourceRef, src: SourceObject, exc: InvalidInput, store: S3Store, s3: S3Client) -> ObjectResult:
+    """Bad input is not retried: the reason is recorded next to where the manifest would be, the
+    source is kept and tagged, and the idempotency record answers duplicates."""
+    reason = f"{type(exc).__name__}: {exc}"
+    logger.warning(f"rejected, source kept: {reason}", extra={"error_type": type(exc).__name__})
+    layout = OutputLayout.for_key(source.key)
+    record = json.dumps({
+        "source": asdict(source), "status": "rejected", "error": type(exc).__name__, "reason": str(exc),
+        "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"), "software": {"avi2mp4": __version__},
+    }, indent=2, ensure_ascii=False).encode()  # fmt: skip
+    stored = store.put_bytes("video", layout.rejection_key, record, hashlib.sha256(record).hexdigest(),
+                             "application/json")  # fmt: skip
+    try:
+        tag_source(s3, src, {REJECTED_TAG: type(exc).__name__})
+    except StorageError as tag_error:  # the record says it all; a missing tag is not worth a retry
+        logger.warning(f"could not tag the rejected source: {tag_error}")
+    return ObjectResult(source.bucket or "", source.key, status="rejected", manifest=stored.location, reason=reason)
 
 
 class ProgressLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -125,17 +126,26 @@ def test_event_from_an_output_bucket_is_refused(stack: Stack, avi: Path) -> None
     assert stack.keys(stack.settings.video_bucket) == []
 
 
-def test_corrupt_avi_keeps_source_and_leaves_nothing(stack: Stack, tmp_path: Path) -> None:
+def test_corrupt_avi_is_rejected_not_retried_and_its_source_kept(stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.avi"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 500)
     event = stack.upload(bad, "cams/bad.avi")
 
-    with pytest.raises(ConversionFailed, match=r"cams/bad\.avi: (UnreadableVideo|NoVideoStream|NoDecodableFrames)"):
-        stack.invoke(event)
+    result = stack.invoke(event)  # no exception: Lambda must not retry what cannot succeed
 
+    (rejected,) = result["rejected"]
+    assert rejected["status"] == "rejected"
+    assert re.match(r"(UnreadableVideo|NoVideoStream|NoDecodableFrames): ", rejected["reason"])
     assert stack.exists(stack.source, "cams/bad.avi")
-    assert stack.keys(stack.settings.video_bucket) == []
+    tags = stack.s3.get_object_tagging(Bucket=stack.source, Key="cams/bad.avi")["TagSet"]
+    assert tags == [{"Key": "avi2mp4-rejected", "Value": rejected["reason"].split(":")[0]}]
+    assert stack.keys(stack.settings.video_bucket) == ["cams/bad.rejected.json"]
+    record = json.loads(
+        stack.s3.get_object(Bucket=stack.settings.video_bucket, Key="cams/bad.rejected.json")["Body"].read()
+    )
+    assert record["source"]["key"] == "cams/bad.avi" and record["reason"] in rejected["reason"]
     assert stack.keys(stack.settings.image_bucket) == []
+    assert stack.invoke(event)["rejected"] == [rejected], "a duplicate is answered from the idempotency record"
 
 
 def test_upload_failure_keeps_source_and_retry_completes_cleanly(aws: Any, avi: Path, tmp_path: Path) -> None:

@@ -67,3 +67,12 @@ def test_architecture_is_a_parameter_of_the_function(resources: dict[str, Any]) 
     param = template["Parameters"]["Architecture"]
     assert param["Default"] == "x86_64" and set(param["AllowedValues"]) == {"x86_64", "arm64"}
     assert resources["Avi2Mp4Function"]["Properties"]["Architectures"] == [{"Ref": "Architecture"}]
+
+
+def test_function_may_list_its_buckets_and_tag_rejected_sources(resources: dict[str, Any]) -> None:
+    statements = {s["Sid"]: s for s in resources["Avi2Mp4Function"]["Properties"]["Policies"][0]["Statement"]}
+    assert statements["ListSources"]["Action"] == "s3:ListBucket"
+    assert "/*" not in str(statements["ListSources"]["Resource"]), "ListBucket applies to the bucket itself"
+    assert set(statements["TagRejectedSources"]["Action"]) == {"s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+    assert statements["ListOutputs"]["Resource"] == [{"Fn::GetAtt": ["VideoBucket", "Arn"]},
+                                                     {"Fn::GetAtt": ["ImageBucket", "Arn"]}]  # fmt: skip

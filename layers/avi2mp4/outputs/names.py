@@ -69,6 +69,11 @@ class OutputLayout:
         return self.key(f"{self.stem}.manifest.json")
 
     @property
+    def rejection_key(self) -> str:
+        """Where a rejected source's reason is recorded (in place of a manifest)."""
+        return self.key(f"{self.stem}.rejected.json")
+
+    @property
     def video_listing_prefix(self) -> str:
         """Lists every video-bucket key this layout can own (and others' too: filter with ``owns``)."""
         return self.key(self.stem)
@@ -82,5 +87,5 @@ class OutputLayout:
         stem = re.escape(self.stem)
         if target == "image":
             return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
-        names = rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json)"
+        names = rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json)"
         return re.fullmatch(names, key) is not None

@@ -7,6 +7,7 @@ passed in (the handler builds them once per container), so tests can point them 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from .port import StoredObject, Target
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, TaggingTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,16 @@ class SourceGone(StorageError):
     """The source object no longer exists (already processed and deleted, or removed by a user)."""
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _missing(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    return code in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+    return _code(exc) in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+def _denied(exc: ClientError) -> bool:
+    return _code(exc) in {"403", "AccessDenied", "Forbidden"}
 
 
 def head_source(client: S3Client, bucket: str, key: str) -> SourceObject:
@@ -56,10 +64,34 @@ def head_source(client: S3Client, bucket: str, key: str) -> SourceObject:
     try:
         head = client.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _missing(exc):
+        if _missing(exc) or (_denied(exc) and not _listed(client, bucket, key)):
             raise SourceGone(f"s3://{bucket}/{key} does not exist (any more)") from exc
         raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
     return SourceObject(bucket, key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
+
+
+def _listed(client: S3Client, bucket: str, key: str) -> bool:
+    """Whether ``key`` exists, asked by listing. S3 answers HEAD on a missing key with 403, not
+    404, to a caller without s3:ListBucket; the template grants it, so a listing tells "gone"
+    from "denied". Without the permission the listing fails too: that is a real access problem."""
+    try:
+        answer = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except ClientError as exc:
+        raise StorageError(f"access denied to s3://{bucket}/{key}: the function needs s3:GetObject and "
+                           f"s3:ListBucket on the source bucket ({exc})") from exc  # fmt: skip
+    return any(obj["Key"] == key for obj in answer.get("Contents", []))
+
+
+def tag_source(client: S3Client, src: SourceObject, tags: dict[str, str]) -> None:
+    """Tag the source object (a rejected one says so where people look at it)."""
+    tagging: TaggingTypeDef = {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    try:
+        if src.version_id:
+            client.put_object_tagging(Bucket=src.bucket, Key=src.key, VersionId=src.version_id, Tagging=tagging)
+        else:
+            client.put_object_tagging(Bucket=src.bucket, Key=src.key, Tagging=tagging)
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"cannot tag s3://{src.bucket}/{src.key}: {exc}") from exc
 
 
 def download_source(client: S3Client, src: SourceObject, dest: Path) -> None:
@@ -107,6 +139,7 @@ class S3Store:
     def __init__(self, client: S3Client, video_bucket: str, image_bucket: str) -> None:
         self.client = client
         self.buckets: dict[Target, str] = {"video": video_bucket, "image": image_bucket}
+        self._said_no_checksum = False
 
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         bucket = self.buckets[target]
@@ -186,11 +219,28 @@ class S3Store:
         if head.get("Metadata", {}).get("sha256") != sha256:
             raise VerificationError(f"s3://{bucket}/{key}: checksum metadata does not match")
         whole = head.get("ChecksumSHA256")
+        if not whole:
+            # Some S3 implementations keep no checksum: read the object back and hash it instead.
+            if not self._said_no_checksum:
+                self._said_no_checksum = True
+                log.warning("s3://%s returns no SHA-256 checksum; verifying outputs by reading them back", bucket)
+            if self._read_back_sha256(bucket, key) != sha256:
+                raise VerificationError(f"s3://{bucket}/{key}: the bytes read back differ from what was sent")
         # A single-part upload's checksum is the object's own; a multipart one is a checksum of
         # part checksums ("...-N"), already checked part by part by S3 on arrival.
-        if whole and "-" not in whole and whole != _b64(sha256):
+        elif "-" not in whole and whole != _b64(sha256):
             raise VerificationError(f"s3://{bucket}/{key}: S3's SHA-256 differs from what was sent")
         return StoredObject(key=key, size=size, sha256=sha256, location=f"s3://{bucket}/{key}")
+
+    def _read_back_sha256(self, bucket: str, key: str) -> str:
+        digest = hashlib.sha256()
+        try:
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
+        except (ClientError, BotoCoreError) as exc:
+            raise VerificationError(f"s3://{bucket}/{key} cannot be read back: {exc}") from exc
+        return digest.hexdigest()
 
 
 def _b64(sha256_hex: str) -> str:
