@@ -30,7 +30,7 @@ from avi2mp4.errors import Avi2Mp4Error
 from avi2mp4.outputs.names import is_avi
 from handler import SERVICE
 from handler.objects import ObjectRef, ObjectResult
-from handler.process_object import process_object
+from handler.process_object import TimeBudget, process_object
 from handler.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: Dyna
         expires_after_seconds=settings.idempotency_ttl_seconds,
     )
 
-    def process_one(ref: ObjectRef) -> ObjectResult:
-        return process_object(ref, settings, s3_client)
+    def process_one(ref: ObjectRef, budget: TimeBudget | None = None) -> ObjectResult:
+        return process_object(ref, settings, s3_client, budget)
 
     process = idempotent_function(
         process_one,
@@ -107,7 +107,8 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
                 skipped.append({"bucket": ref.bucket, "key": ref.key, "reason": reason})
                 continue
             try:
-                result = rt.process(ref=ref)
+                budget = TimeBudget(context.get_remaining_time_in_millis, rt.settings.time_reserve_seconds)
+                result = rt.process(ref=ref, budget=budget)
             except IdempotencyAlreadyInProgressError as exc:
                 # A concurrent delivery of the same event is converting it; the retry of this one
                 # will find its result.

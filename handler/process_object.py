@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from avi2mp4 import __version__
-from avi2mp4.errors import InvalidInput, StorageError
+from avi2mp4.errors import NotRetryable, StorageError, TimeBudgetExceeded
 from avi2mp4.job import run_job
 from avi2mp4.outputs.manifest import SourceRef
 from avi2mp4.outputs.names import OutputLayout
@@ -47,8 +48,24 @@ class InsufficientStorage(StorageError):
     """/tmp cannot hold the source and its outputs: raise the function's EphemeralStorage."""
 
 
-def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectResult:
-    """The job for one object. Raises on any failure; the source is then kept."""
+class TimeBudget:
+    """Stops the conversion while there is still time to clean up: a 900 s kill skips ``finally``
+    and would leave uploaded clips and JPEGs without a manifest."""
+
+    def __init__(self, remaining_ms: Callable[[], int], reserve_seconds: float) -> None:
+        self.remaining_ms, self.reserve = remaining_ms, reserve_seconds
+
+    def check(self) -> None:
+        left = self.remaining_ms() / 1000
+        if left < self.reserve:
+            raise TimeBudgetExceeded(
+                f"the conversion needs more than this invocation's time (stopped with {left:.0f} s left to "
+                "remove its outputs): give the function more memory (more CPU), or convert it with the CLI"
+            )
+
+
+def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: TimeBudget | None = None) -> ObjectResult:
+    """The job for one object. Raises on any failure a retry may fix; the source is then kept."""
     for stale in workdirs.sweep_stale(settings.tmp_dir):
         logger.info("removed a work folder a killed invocation left", extra={"path": str(stale)})
     try:
@@ -68,10 +85,13 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
         local = work / local_name(ref.key)
         download_source(s3, src, local)
         logger.info("downloaded source", extra={"bytes": src.size})
-        job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog())
+        stop = budget.check if budget is not None else None
+        if stop is not None:
+            stop()
+        job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog(), stop=stop)
         # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
-    except InvalidInput as exc:
+    except NotRetryable as exc:
         return reject(source, src, exc, store, s3)
     finally:
         workdirs.remove(work)
@@ -91,7 +111,7 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client) -> ObjectRe
     )
 
 
-def reject(source: SourceRef, src: SourceObject, exc: InvalidInput, store: S3Store, s3: S3Client) -> ObjectResult:
+def reject(source: SourceRef, src: SourceObject, exc: NotRetryable, store: S3Store, s3: S3Client) -> ObjectResult:
     """Bad input is not retried: the reason is recorded next to where the manifest would be, the
     source is kept and tagged, and the idempotency record answers duplicates."""
     reason = f"{type(exc).__name__}: {exc}"

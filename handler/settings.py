@@ -26,6 +26,8 @@ class FunctionSettings:
     idempotency_ttl_seconds: int = setting(24 * 3600, "IDEMPOTENCY_TTL_SECONDS", minimum=60,
         doc="how long a finished object's record is kept")  # fmt: skip
     tmp_dir: str = setting("/tmp", "TMP_DIR", doc="work space for the source and its outputs")
+    time_reserve_seconds: float = setting(60.0, "TIME_RESERVE_SECONDS", minimum=5, maximum=600,
+        doc="stop a conversion this long before the invocation's timeout, to remove its outputs")  # fmt: skip
 
     def __post_init__(self) -> None:
         validate(self)
@@ -39,6 +41,7 @@ class Settings:
     idempotency_ttl_seconds: int
     tmp_dir: Path
     pipeline: PipelineConfig
+    time_reserve_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -58,4 +61,5 @@ class Settings:
             idempotency_ttl_seconds=own.idempotency_ttl_seconds,
             tmp_dir=Path(own.tmp_dir),
             pipeline=read_env(env),
+            time_reserve_seconds=own.time_reserve_seconds,
         )

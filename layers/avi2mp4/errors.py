@@ -11,7 +11,12 @@ class Avi2Mp4Error(Exception):
     """Base class: a failure with a one-line, user-facing reason in ``str(exc)``."""
 
 
-class InvalidInput(Avi2Mp4Error):
+class NotRetryable(Avi2Mp4Error):
+    """Retrying the same conversion will fail the same way: the function records the reason and
+    keeps the source instead of retrying."""
+
+
+class InvalidInput(NotRetryable):
     """The source cannot be converted. Retrying will not help; the source is kept."""
 
 
@@ -42,6 +47,10 @@ class NoDecodableFrames(InvalidInput):
 
 class EncoderUnavailable(Avi2Mp4Error):
     """The FFmpeg build lacks an encoder we need (libx264, aac, mjpeg)."""
+
+
+class TimeBudgetExceeded(NotRetryable):
+    """The conversion would outlast the invocation; it was stopped in time to clean up."""
 
 
 class ResourceLimit(Avi2Mp4Error):
