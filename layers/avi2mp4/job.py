@@ -24,6 +24,7 @@ from pathlib import Path
 from .outputs import previous
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
+from .outputs.readback import read_back
 from .pipeline import OutputFile, PipelineResult, ProgressHandler, StopCheck, process_video
 from .settings import PipelineConfig
 from .storage.port import Store, StoredObject, Target
@@ -79,7 +80,7 @@ def run_job(
                 key = layout.clip_key(out.index, out.split)
             else:
                 target, key = "image", layout.jpeg_key(out.index)
-            uploads.append(_Upload(target, key, out, pool.submit(_put, store, target, key, out)))
+            uploads.append(_Upload(target, key, out, pool.submit(_put, store, target, key, out, cfg.verify_clips)))
 
         try:
             result = process_video(src, workdir, cfg, on_output=on_output, progress=progress, stop=stop)
@@ -109,7 +110,9 @@ def run_job(
     )
 
 
-def _put(store: Store, target: Target, key: str, out: OutputFile) -> StoredObject:
+def _put(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:
+    if out.kind == "clip" and verify:
+        read_back(out.path, out.frames)  # before the store takes it: the source may go after this
     stored = store.put_file(target, key, out.path, out.sha256)
     log.info("stored %s", stored.location)
     return stored

@@ -44,6 +44,8 @@ class OutputFile:
     sha256: str
     split: bool = False
     """Clips only: one of the clips of a split video (else the whole video)."""
+    frames: int = 0
+    """Clips only: how many video frames it holds."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,13 @@ StopCheck = Callable[[], None]
 """Called at every decoded frame, on the decoding thread; raises to end the conversion."""
 
 
-def describe_file(kind: Literal["clip", "jpeg"], index: int, path: Path, split: bool = False) -> OutputFile:
+def describe_file(kind: Literal["clip", "jpeg"], index: int, path: Path, split: bool = False,
+                  frames: int = 0) -> OutputFile:  # fmt: skip
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split)
+    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split, frames)
 
 
 def process_video(
@@ -150,7 +153,8 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
         def hand_over_clips() -> None:
             while not finished.empty():
                 clip = finished.get()
-                on_output(describe_file("clip", clip.index, clip.path, clip.split))
+                frames = clip.last_frame - clip.first_frame + 1
+                on_output(describe_file("clip", clip.index, clip.path, clip.split, frames))
 
         try:
             for item in decoded:

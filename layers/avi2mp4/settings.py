@@ -172,6 +172,8 @@ class PipelineConfig:
         doc="x264 speed/size trade-off")  # fmt: skip
     x264_crf: int = setting(23, "X264_CRF", flag="--crf", minimum=0, maximum=51,
         doc="x264 constant rate factor (quality; lower is better and larger)")  # fmt: skip
+    verify_clips: bool = setting(True, "VERIFY_CLIPS", flag="--no-verify",
+        doc="read every clip back with the independent ffmpeg binary (frame count, no decode errors)")  # fmt: skip
     fallback_fps: float = 25.0
     """Frame rate assumed when the header's rate is missing or implausible."""
     max_fps: float = 240.0

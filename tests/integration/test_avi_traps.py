@@ -4,13 +4,14 @@ are rejected with a typed error and leave nothing behind."""
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
 
 from avi2mp4 import errors
 from avi2mp4.settings import PipelineConfig
-from devtools.readback import count_source_frames, read_back, run_ffmpeg
+from devtools.readback import count_source_frames, lavfi_video, make, read_back, run_ffmpeg
 from tests.avi_traps import REJECTS, TRAPS
 from tests.local_job import run_local_job
 
@@ -65,3 +66,23 @@ def test_bad_input_is_rejected_with_typed_error(name: str, tmp_path: Path) -> No
 def test_xvid_trap_really_has_packed_b_frames(tmp_path: Path) -> None:
     trap = TRAPS["xvid_packed_bframes"](tmp_path)
     assert "packed B-frames" in run_ffmpeg("-i", str(trap.path), "-f", "null", "-").stderr
+
+
+def test_errors_the_decoder_only_logs_are_counted(tmp_path: Path) -> None:
+    """Damaged MPEG-4 slices: every frame still comes out (no exception), FFmpeg only logs
+    "ac-tex damaged" / "cbpy damaged"; the manifest must not say 0 errors."""
+    src = make(tmp_path / "clean.avi", *lavfi_video(2.0), "-c:v", "mpeg4", "-g", "50")
+    data = bytearray(src.read_bytes())
+    rng = random.Random(1)
+    movi = data.find(b"movi")
+    for _ in range(300):
+        data[rng.randrange(movi + 2000, len(data) - 2000)] = rng.randrange(256)
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(bytes(data))
+
+    job = run_local_job(damaged, tmp_path / "out")
+
+    assert job.result.frames_decoded >= 45
+    assert job.result.decode_errors >= 10
+    assert any(m.startswith("mpeg4: ") and "damaged" in m for m in job.result.error_messages)
+    assert job.manifest.decode_errors["count"] == job.result.decode_errors

@@ -50,7 +50,7 @@ class Context:
         return 900_000
 
 result = lambda_handler(json.loads(sys.argv[2]), Context())
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in {"moto", "pytest", "imageio_ffmpeg", "devtools"})
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in {"moto", "pytest", "devtools"})
 import avi2mp4, os
 code = sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)
               and m.__name__.split(".")[0] in {"avi2mp4", "handler"})

@@ -4,11 +4,13 @@ are flushed, so a truncated file yields what it holds."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import av
+import av.logging
 from av.audio.frame import AudioFrame
 from av.audio.stream import AudioStream
 from av.container import InputContainer
@@ -48,7 +50,7 @@ class DecodeErrors:
         # A badly damaged file can fail on every packet: log and list the first ones only.
         if len(self.messages) < MAX_ERRORS_LISTED:
             self.messages.append(message)
-            log.warning("decode error: %s", message)
+            log.info("decode error: %s", message)  # counted in the manifest and the summary line
         elif self.count == MAX_ERRORS_LISTED + 1:
             log.warning("more decode errors; only the first %d are listed", MAX_ERRORS_LISTED)
 
@@ -73,6 +75,19 @@ class DamageTracker:
         return self._lost_reference
 
 
+@contextlib.contextmanager
+def _ffmpeg_errors() -> Iterator[list[tuple[int, str, str]]]:
+    """FFmpeg's error-level log lines while the block runs (from every thread: frame-threaded
+    decoders log from their own). PyAV keeps FFmpeg's log off by default; it is restored after."""
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture(local=False) as logs:
+            yield logs
+    finally:
+        av.logging.set_level(previous)
+
+
 class DecodePass:
     """Iterate to get every decoded video frame (as ``DecodedFrame``) and audio frame, in the
     order they come out of the decoders. ``frames`` and ``last_pts`` describe what was decoded."""
@@ -89,11 +104,20 @@ class DecodePass:
         self.audio_samples = 0
 
     def __iter__(self) -> Iterator[DecodedFrame | AudioFrame]:
-        for packet in self._packets():
-            if packet.stream.type == "video":
-                yield from self._video_packet(packet)
-            elif self.audio is not None and packet.stream.index == self.audio.index:
-                yield from self._audio_packet(packet)
+        # Decoders report much damage only in their log while the frames still come out
+        # ("ac-tex damaged", "cinepak_decode failed"): those lines count as decode errors too.
+        decoders = {s.codec_context.name for s in self._streams()}
+        with _ffmpeg_errors() as logged:
+            try:
+                for packet in self._packets():
+                    if packet.stream.type == "video":
+                        yield from self._video_packet(packet)
+                    elif self.audio is not None and packet.stream.index == self.audio.index:
+                        yield from self._audio_packet(packet)
+            finally:
+                for _, name, message in logged:
+                    if name in decoders:
+                        self.errors.add(f"{name}: {message.strip()}")
 
     @property
     def audio_seconds(self) -> float | None:
