@@ -120,3 +120,32 @@ def rgb_frame(path: Path, width: int, height: int, index: int = 0) -> np.ndarray
         capture_output=True, check=True,
     )  # fmt: skip
     return np.frombuffer(proc.stdout, dtype=np.uint8).reshape(height, width, 3)
+
+
+def audio_samples(path: Path, rate: int) -> int:
+    """Samples of the first audio stream as a player gets them (edit lists applied), at ``rate``."""
+    proc = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+                           "-f", "s16le", "-"], capture_output=True, check=True)  # fmt: skip
+    return len(proc.stdout) // 2
+
+
+def stream_starts(path: Path) -> dict[str, float]:
+    """Start time in seconds of the first video ("v") and audio ("a") stream, as the independent
+    demuxer presents them to a player (edit lists applied)."""
+    starts: dict[str, float] = {}
+    for kind in ("v", "a"):
+        probe = run_ffmpeg("-i", str(path), "-map", f"0:{kind}:0", "-c", "copy", "-f", "framecrc", "-")
+        lines = probe.stdout.splitlines()
+        tb = next((line for line in lines if line.startswith("#tb")), None)
+        first = next((line for line in lines if line and not line.startswith("#")), None)
+        if tb is not None and first is not None:
+            num, den = tb.split(":", 1)[1].strip().split("/")
+            starts[kind] = int(first.split(",")[2]) * int(num) / int(den)
+    return starts
+
+
+def container_duration(path: Path) -> float:
+    """The duration a player shows: the container's (the longest stream's), from the demuxer."""
+    m = re.search(r"Duration: (\d+):(\d+):([\d.]+)", run_ffmpeg("-i", str(path)).stderr)
+    assert m, path
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))

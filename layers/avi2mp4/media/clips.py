@@ -12,12 +12,14 @@ Work files are named ``clip-000.mp4`` and ``whole.mp4``: the names users see com
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 from av.audio.frame import AudioFrame
@@ -29,7 +31,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..settings import PipelineConfig
-from .encoders import AudioEncoder, VideoEncoder
+from .audio_split import AudioSplitter
+from .encoders import AudioEncoder, VideoEncoder, audio_layout
 from .probe import VideoFacts
 from .timing import frame_ticks
 
@@ -55,38 +58,38 @@ class _Segment:
     container: OutputContainer
     video: VideoStream
     audio: AudioStream | None
+    audio_encoder: AudioEncoder | None
     first_frame: int
     last_frame: int
     start_pts: int  # video ticks
     end_pts: int  # exclusive, video ticks of the frame after the last one
+    video_done: bool = False
 
 
 class ClipWriter:
-    """Routes encoded packets into one MP4 per ``clip_seconds`` of video, and hands each clip to
-    ``on_clip`` as soon as it is final (at once for a long video; at the end for a short one,
-    after joining its segments back into one file)."""
+    """Writes one MP4 per ``clip_seconds`` of video: the encoder's video packets routed by time,
+    each clip's own audio cut sample-exact from the decoded audio (``AudioSplitter``) and encoded by
+    the clip's own AAC encoder. Each clip goes to ``on_clip`` as soon as it is final (at once for a
+    long video; at the end for a short one, after joining its segments back into one file)."""
 
-    def __init__(
-        self,
-        workdir: Path,
-        facts: VideoFacts,
-        cfg: PipelineConfig,
-        video: VideoStream,
-        audio: AudioStream | None,
-        on_clip: Callable[[ClipFile], None],
-    ) -> None:
-        self.workdir, self.on_clip = workdir, on_clip
-        self.video_template, self.audio_template = video, audio
+    def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, video: VideoStream,
+                 audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
+        self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
         self.time_base = facts.time_base
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
         self.split_ticks = Fraction(cfg.split_after_seconds) / self.time_base
+        self.audio = AudioSplitter(*audio) if audio else None
+        # The audio of the whole video, for the one file a short video becomes; dropped once the
+        # video is known to be split.
+        self._whole: AudioEncoder | None = AudioEncoder(*audio) if audio else None
+        self._whole_packets: list[Packet[Stream]] = []
         self._segments: dict[int, _Segment] = {}
         self._held: list[ClipFile] = []  # closed, but may yet be joined if the video ends short
         self._delivered: list[ClipFile] = []
-        self._early_audio: list[Packet[Stream]] = []  # audio that arrives before the first picture
         self._long = False
         self._frames = 0
+        self._video_end = 0  # ticks: end of the last frame so far
 
     def begin_frame(self, pts: int) -> bool:
         """Account for the next frame (presentation order); True if it starts a clip."""
@@ -94,41 +97,41 @@ class ClipWriter:
         seg = self._segments.get(index) or self._open_segment(index, pts)
         starts = seg.first_frame == self._frames
         seg.last_frame = self._frames
-        seg.end_pts = pts + self.frame_ticks
+        seg.end_pts = self._video_end = pts + self.frame_ticks
         self._frames += 1
-        self._long = self._long or pts >= self.split_ticks
+        if not self._long and pts >= self.split_ticks:
+            self._long = True
+            self._drop_whole()
+        self._pump_audio()
         return starts
 
     def add_video(self, packet: Packet[Stream]) -> None:
         if packet.pts is None:
             return
         seg = self._segments[self._segment_of(packet.pts)]
-        self._mux(seg, seg.video, packet)
+        offset = seg.start_pts * self.time_base / packet.time_base
+        _shift(packet, -round(offset))
+        packet.stream = seg.video
+        seg.container.mux(packet)
         # A packet from segment k+1 means segment k's video is complete (closed GOP at the IDR).
-        for index in [i for i in self._segments if i < seg.index]:
-            self._close_segment(index)
+        for earlier in [s for s in self._segments.values() if s.index < seg.index]:
+            earlier.video_done = True
+        self._close_ready()
 
-    def add_audio(self, packet: Packet[Stream]) -> None:
-        if packet.pts is None or packet.time_base is None:
-            return
-        if not self._segments:
-            # Decoders (frame threads) deliver the first picture a few packets late; hold the
-            # audio that arrives first instead of dropping it, or sound would lead the picture.
-            self._early_audio.append(packet)
-            return
-        t = packet.pts * packet.time_base
-        # The clip whose time span holds this packet, or the nearest open one at the edges.
-        seg = min(self._segments.values(), key=lambda s: _distance(t, s.start_pts * self.time_base,
-                                                                   s.end_pts * self.time_base))  # fmt: skip
-        if seg.audio is not None:
-            self._mux(seg, seg.audio, packet)
+    def add_audio(self, frame: AudioFrame) -> None:
+        if self.audio is not None:
+            self.audio.add(frame)
+            self._pump_audio()
 
     def finish(self) -> list[ClipFile]:
         """Close every clip and return them in order (a short video: one file)."""
-        for index in sorted(self._segments):
-            self._close_segment(index)
+        self._pump_audio()
+        for seg in self._segments.values():
+            seg.video_done = True
+        self._close_ready(at_end=True)
         if not self._long and self._held:  # a short video after all: one file
-            self._held = [join_clips(self._held, self.workdir / "whole.mp4")]
+            whole_audio = self._finish_whole()
+            self._held = [join_clips(self._held, self.workdir / "whole.mp4", *whole_audio)]
         self._deliver()
         return sorted(self._delivered, key=lambda c: c.index)
 
@@ -137,33 +140,73 @@ class ClipWriter:
         for seg in self._segments.values():
             with contextlib.suppress(Exception):  # best effort on an already failing path
                 seg.container.close()
+            if seg.audio_encoder is not None:
+                seg.audio_encoder.close()
         self._segments.clear()
+        self._drop_whole()
 
     # ---- internals ---------------------------------------------------------------------------
     def _segment_of(self, pts: int) -> int:
         return math.floor(pts / self.clip_ticks)
 
+    def _sample_at(self, ticks: int) -> int:
+        assert self.audio is not None
+        return round(ticks * self.time_base * self.audio.rate)
+
     def _open_segment(self, index: int, pts: int) -> _Segment:
         path = self.workdir / f"clip-{index:03d}.mp4"
         container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
         video = container.add_stream_from_template(self.video_template)
-        audio = container.add_stream_from_template(self.audio_template) if self.audio_template else None
-        seg = _Segment(index, path, container, video, audio, self._frames, self._frames, pts, pts)
+        encoder = AudioEncoder(self.audio.rate, self.audio.layout) if self.audio else None
+        audio = container.add_stream_from_template(encoder.stream) if encoder else None
+        seg = _Segment(index, path, container, video, audio, encoder, self._frames, self._frames, pts, pts)
         self._segments[index] = seg
-        early, self._early_audio = self._early_audio, []
-        for packet in early:
-            self.add_audio(packet)
         return seg
 
-    def _mux(self, seg: _Segment, stream: Stream, packet: Packet[Stream]) -> None:
-        offset = round(seg.start_pts * self.time_base / packet.time_base)
-        packet.pts = packet.pts - offset if packet.pts is not None else None
-        packet.dts = packet.dts - offset if packet.dts is not None else None
-        packet.stream = stream
-        seg.container.mux(packet)
+    def _pump_audio(self) -> None:
+        """Encode the audio that is known to belong to a clip: up to the end of the picture so far,
+        each sample into the clip whose time span holds it."""
+        if self.audio is None:
+            return
+        video_end = self._sample_at(self._video_end)
+        while self.audio.taken < min(video_end, self.audio.received):
+            owner = max((s for s in self._segments.values() if self._sample_at(s.start_pts) <= self.audio.taken),
+                        key=lambda s: s.index, default=None)  # fmt: skip
+            if owner is None:  # audio before the first picture's time: not part of any clip
+                self.audio.take(self._sample_at(min(s.start_pts for s in self._segments.values())))
+                continue
+            later = [s.start_pts for s in self._segments.values() if s.index > owner.index]
+            frame = self.audio.take(self._sample_at(min(later)) if later else video_end)
+            if frame is None:
+                break
+            self._encode_audio(owner, frame)
 
-    def _close_segment(self, index: int) -> None:
-        seg = self._segments.pop(index)
+    def _encode_audio(self, seg: _Segment, frame: AudioFrame) -> None:
+        assert seg.audio_encoder is not None and seg.audio is not None
+        if self._whole is not None:
+            whole = AudioFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name)
+            whole.sample_rate = frame.sample_rate
+            self._whole_packets += self._whole.encode(whole)
+        for packet in seg.audio_encoder.encode(frame):
+            packet.stream = seg.audio
+            seg.container.mux(packet)
+
+    def _close_ready(self, at_end: bool = False) -> None:
+        """Close the clips whose video is complete and whose audio has all arrived."""
+        for seg in sorted(self._segments.values(), key=lambda s: s.index):
+            if not seg.video_done:
+                break
+            if self.audio is not None and not at_end and self.audio.taken < self._sample_at(seg.end_pts):
+                break  # its audio is still on the way (decoders deliver audio and video unevenly)
+            self._close_segment(seg)
+
+    def _close_segment(self, seg: _Segment) -> None:
+        del self._segments[seg.index]
+        if seg.audio_encoder is not None and seg.audio is not None:
+            for packet in seg.audio_encoder.flush():
+                packet.stream = seg.audio
+                seg.container.mux(packet)
+            seg.audio_encoder.close()
         seg.container.close()
         self._held.append(ClipFile(
             index=seg.index, path=seg.path, first_frame=seg.first_frame, last_frame=seg.last_frame,
@@ -175,6 +218,17 @@ class ClipWriter:
             # work folder never holds finished clips twice.
             self._deliver()
 
+    def _finish_whole(self) -> tuple[AudioStream | None, list[Packet[Stream]]]:
+        if self._whole is None:
+            return None, []
+        self._whole_packets += list(self._whole.flush())
+        return self._whole.stream, self._whole_packets
+
+    def _drop_whole(self) -> None:
+        if self._whole is not None:
+            self._whole.close()
+        self._whole, self._whole_packets = None, []
+
     def _deliver(self) -> None:
         # Only delivered clips are final: a segment is split=True until a short video's end joins it.
         for clip in self._held:
@@ -183,40 +237,53 @@ class ClipWriter:
         self._held.clear()
 
 
-def join_clips(parts: list[ClipFile], path: Path) -> ClipFile:
-    """One file again: a single segment is renamed; several are stream-copied, timestamps restored."""
+def join_clips(parts: list[ClipFile], path: Path, audio: AudioStream | None = None,
+               audio_packets: list[Packet[Stream]] | None = None) -> ClipFile:  # fmt: skip
+    """One file again. A single segment is renamed. Several are joined: their video packets
+    stream-copied, timestamps restored, and the audio of the whole video (encoded in one piece,
+    so it plays without a seam) muxed beside it."""
     total = sum(p.duration_seconds for p in parts)
     whole = ClipFile(0, path, parts[0].first_frame, parts[-1].last_frame, 0.0, total, split=False)
     if len(parts) == 1:
         parts[0].path.rename(path)
         return whole
+    pending = collections.deque(audio_packets or [])
     with av.open(str(path), "w", format="mp4", options=MP4_OPTIONS) as out:
-        streams: dict[int, Stream] = {}
+        with av.open(str(parts[0].path)) as first:  # every stream is added before the first mux
+            video = out.add_stream_from_template(first.streams.video[0])
+        sound = out.add_stream_from_template(audio) if audio is not None else None
         for part in parts:
             with av.open(str(part.path)) as src:
-                if not streams:
-                    streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
                 start = Fraction(part.start_seconds).limit_denominator(1_000_000)
-                for packet in src.demux():
-                    if packet.dts is None and packet.pts is None:
+                for copied in src.demux(src.streams.video[0]):
+                    if copied.dts is None and copied.pts is None:
                         continue  # demuxer's end-of-stream marker
-                    offset = round(start / packet.time_base)
-                    if packet.pts is not None:
-                        packet.pts += offset
-                    if packet.dts is not None:
-                        packet.dts += offset
-                    packet.stream = streams[packet.stream_index]
-                    out.mux(packet)
+                    _shift(copied, round(start / copied.time_base))
+                    # Interleave: the audio up to this picture's time goes first.
+                    while sound is not None and pending and _seconds(pending[0]) <= _seconds(copied):
+                        _mux_to(out, sound, pending.popleft())
+                    _mux_to(out, video, copied)
             part.path.unlink()
+        while sound is not None and pending:
+            _mux_to(out, sound, pending.popleft())
     return whole
 
 
-def _distance(t: Fraction, start: Fraction, end: Fraction) -> Fraction:
-    if t < start:
-        return start - t
-    if t >= end:
-        return t - end
-    return Fraction(0)
+def _seconds(packet: Packet[Any]) -> Fraction:
+    ticks = packet.dts if packet.dts is not None else packet.pts
+    return Fraction(ticks or 0) * packet.time_base
+
+
+def _mux_to(out: OutputContainer, stream: Stream, packet: Packet[Any]) -> None:
+    packet.stream = stream
+    out.mux(packet)
+
+
+def _shift(packet: Packet[Any], ticks: int) -> None:
+    if packet.pts is not None:
+        packet.pts += ticks
+    if packet.dts is not None:
+        packet.dts += ticks
 
 
 class ClipEncoder:
@@ -226,9 +293,8 @@ class ClipEncoder:
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, audio_rate: int | None,
                  audio_channels: int, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
         self.video = VideoEncoder(facts, cfg)
-        self.audio = AudioEncoder(audio_rate, audio_channels) if audio_rate else None
-        audio_stream = self.audio.stream if self.audio else None
-        self.writer = ClipWriter(workdir, facts, cfg, self.video.stream, audio_stream, on_clip)
+        audio = (audio_rate, audio_layout(audio_channels)) if audio_rate else None
+        self.writer = ClipWriter(workdir, facts, cfg, self.video.stream, audio, on_clip)
 
     def add_video(self, frame: VideoFrame, pts: int) -> None:
         starts_clip = self.writer.begin_frame(pts)
@@ -236,25 +302,15 @@ class ClipEncoder:
             self.writer.add_video(packet)
 
     def add_audio(self, frame: AudioFrame) -> None:
-        if self.audio is not None:
-            for packet in self.audio.encode(frame):
-                self.writer.add_audio(packet)
+        self.writer.add_audio(frame)
 
     def finish(self) -> list[ClipFile]:
         for packet in self.video.flush():
             self.writer.add_video(packet)
-        if self.audio is not None:
-            for packet in self.audio.flush():
-                self.writer.add_audio(packet)
         clips = self.writer.finish()
-        self.close()
+        self.video.close()
         return clips
 
     def abort(self) -> None:
         self.writer.abort()
-        self.close()
-
-    def close(self) -> None:
         self.video.close()
-        if self.audio is not None:
-            self.audio.close()

@@ -91,12 +91,17 @@ class VideoEncoder:
         self._holder.close()
 
 
-class AudioEncoder:
-    """The conversion's one AAC encoder; timestamps count samples from the first one."""
+def audio_layout(channels: int) -> str:
+    """What the AAC output carries: mono stays mono, anything else is mixed to stereo."""
+    return "mono" if channels == 1 else "stereo"
 
-    def __init__(self, rate: int, channels: int) -> None:
+
+class AudioEncoder:
+    """An AAC encoder (one per clip, and one for a whole short video); timestamps count samples
+    from the first one it was given."""
+
+    def __init__(self, rate: int, layout: str) -> None:
         self._holder = _Holder()
-        layout = "mono" if channels == 1 else "stereo"
         stream = self._holder.container.add_stream("aac", rate=rate, layout=layout)
         stream.codec_context.bit_rate = AUDIO_BITRATE
         stream.codec_context.open()
