@@ -12,6 +12,7 @@ import hashlib
 import queue
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -74,6 +75,8 @@ class Progress:
 @dataclass
 class PipelineResult:
     facts: VideoFacts
+    fps: Fraction
+    """The rate the frames play at, as decoding showed it (may differ from ``facts.fps``)."""
     frames_decoded: int
     duration_seconds: float
     clips: list[ClipFile]
@@ -179,6 +182,7 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
             raise
     return PipelineResult(
         facts=facts,
+        fps=decoded.fps,
         frames_decoded=decoded.frames,
         duration_seconds=decoded.duration_seconds,
         clips=clips,

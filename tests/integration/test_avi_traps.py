@@ -86,3 +86,17 @@ def test_errors_the_decoder_only_logs_are_counted(tmp_path: Path) -> None:
     assert job.result.decode_errors >= 10
     assert any(m.startswith("mpeg4: ") and "damaged" in m for m in job.result.error_messages)
     assert job.manifest.decode_errors["count"] == job.result.decode_errors
+
+
+def test_h264_with_a_field_rate_header_reports_the_frame_rate(tmp_path: Path) -> None:
+    """The header says 60 (fields); the frames come every second tick: 30 fps, as players show."""
+    src = make(tmp_path / "fields.avi", *lavfi_video(2.0, rate=60), "-vf", "select='not(mod(n\\,2))'",
+               "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast")  # fmt: skip
+
+    job = run_local_job(src, tmp_path / "out")
+
+    assert job.manifest.source["header_fps"] == 60
+    assert job.manifest.source["fps"] == 30
+    assert job.result.frames_decoded == 60
+    assert job.result.duration_seconds == pytest.approx(2.0, abs=1 / 30)  # the last pts is guessed
+    assert read_back(Path(job.clips[0].location)).duration == pytest.approx(2.0, abs=0.04)

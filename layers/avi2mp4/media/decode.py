@@ -4,10 +4,12 @@ are flushed, so a truncated file yields what it holds."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import av
 import av.logging
@@ -102,6 +104,7 @@ class DecodePass:
         self.frames = 0
         self.last_pts = 0
         self.audio_samples = 0
+        self._steps: collections.Counter[int] = collections.Counter()  # pts step -> frames
 
     def __iter__(self) -> Iterator[DecodedFrame | AudioFrame]:
         # Decoders report much damage only in their log while the frames still come out
@@ -126,8 +129,21 @@ class DecodePass:
         return self.audio_samples / self.audio.codec_context.sample_rate
 
     @property
+    def frame_ticks(self) -> int:
+        """The step between frames that decoding showed most often: a header may give the field
+        rate (60) of a 30 fps H.264 stream whose frames are two ticks apart."""
+        return self._steps.most_common(1)[0][0] if self._steps else self.clock.frame_ticks
+
+    @property
+    def fps(self) -> Fraction:
+        """The rate the frames play at (the header's, unless decoding showed another step)."""
+        if self.frame_ticks == self.clock.frame_ticks:
+            return self.facts.fps
+        return 1 / (self.frame_ticks * self.facts.time_base)
+
+    @property
     def duration_seconds(self) -> float:
-        return float((self.last_pts + self.clock.frame_ticks) * self.facts.time_base)
+        return float((self.last_pts + self.frame_ticks) * self.facts.time_base)
 
     def _streams(self) -> list[Stream]:
         return [self.video] + ([self.audio] if self.audio is not None else [])
@@ -168,6 +184,8 @@ class DecodePass:
             index = self.frames
             self.frames += 1
             pts = index * self.clock.frame_ticks if self.facts.retimed else self.clock.next()
+            if index:
+                self._steps[pts - self.last_pts] += 1
             self.last_pts = pts
             yield DecodedFrame(index, pts, frame, self.damage.is_damaged(frame))
 

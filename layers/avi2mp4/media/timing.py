@@ -23,6 +23,7 @@ class FrameClock:
     _pending: list[int] = field(default_factory=list)
     _last: int | None = None
     _origin: int | None = None
+    _step: int | None = None  # the last step the packets showed (2 ticks for 30 fps in a 60 fps header)
 
     def push(self, ts: int | None) -> None:
         """Record the timestamp of a packet that was sent to the decoder."""
@@ -40,8 +41,10 @@ class FrameClock:
         ts = heapq.heappop(self._pending) if self._pending else None
         if self._last is not None and (ts is None or ts <= self._last):
             # Dry heap (decoder emitted more frames than packets) or a duplicate timestamp:
-            # step one nominal frame on, so the output stays strictly monotonic.
-            ts = self._last + self.frame_ticks
+            # step one frame on (as the stream has been stepping), so the output stays monotonic.
+            ts = self._last + (self._step or self.frame_ticks)
+        elif self._last is not None and ts is not None:
+            self._step = ts - self._last
         if ts is None:
             ts = 0
         if self._origin is None:

@@ -88,7 +88,7 @@ def build_manifest(
             "width": facts.width,
             "height": facts.height,
             "sample_aspect_ratio": str(facts.sample_aspect_ratio) if facts.sample_aspect_ratio else None,
-            "fps": round(float(facts.fps), 6),
+            "fps": round(float(result.fps), 6),
             "header_fps": round(float(facts.header_rate), 6) if facts.header_rate else None,
             "retimed": facts.retimed,
             "header_frames": facts.header_frames,
