@@ -6,6 +6,7 @@ IMAGE_PYTHON := $(shell python3 devtools/lambda_image.py python-version)
 PYTHON ?= $(shell python3 devtools/lambda_image.py find-python 2>/dev/null)
 PYTEST_ARGS ?= -n 2
 SAM := .tools/sam/bin/sam
+CHECKOV := .tools/checkov/bin/checkov
 
 .PHONY: setup demo test lint format bench validate clean
 
@@ -25,17 +26,25 @@ demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a 
 test: setup lint ## lint, type-check, then every test (unit + integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup $(SAM)
+lint: setup $(SAM) $(CHECKOV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+	# Accepted findings are skipped in template.yaml, each with its reason (Metadata.checkov.skip).
+	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # SAM CLI pins its own boto3, so it lives in a venv of its own.
 $(SAM): requirements-sam.txt
 	python3 -m venv .tools/sam
 	.tools/sam/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+# checkov, like SAM CLI, pins what it needs in a venv of its own.
+$(CHECKOV): requirements-checkov.txt
+	python3 -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 format: setup
