@@ -125,8 +125,9 @@ def process_video(
     except Avi2Mp4Error:
         raise
     except (MemoryError, av.ExternalError) as exc:  # x264 or a decoder could not allocate
-        raise ResourceLimit(f"{src.name}: out of memory converting it ({exc}): give the function more "
-                            "memory, or convert it with the CLI on a bigger machine") from exc  # fmt: skip
+        why = str(exc) or type(exc).__name__
+        raise ResourceLimit(f"{src.name}: out of memory converting it ({why}): give the function more memory, "
+                            "or convert it with the CLI on a bigger machine") from exc  # fmt: skip
     except av.FFmpegError as exc:
         if isinstance(exc, OSError) and not isinstance(exc, ValueError):
             raise  # the disk or the file system, not the video

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from devtools.fuzz import MUTATIONS, base_files, mutants
-from devtools.readback import run_ffmpeg
+from devtools.readback import lavfi_video, make, run_ffmpeg
 
 SEED, COUNT = 20261125, 36
 MEMORY_LIMIT = 4 * 1024**3
@@ -53,3 +53,23 @@ def test_fuzzed_avis_convert_or_are_rejected_cleanly(tmp_path: Path) -> None:
     assert list(tmp.iterdir()) == [], "work folders left behind"
     converted = sum(line["status"] == "ok" for line in lines)
     assert converted >= COUNT // 2, "most mutants still hold a convertible video"
+
+
+def test_out_of_memory_is_a_typed_rejection(tmp_path: Path) -> None:
+    """An 8K MJPEG under a 1.5 GB address-space limit: x264 cannot allocate its frames."""
+    src = make(tmp_path / "8k.avi", *lavfi_video(0.2, "7680x4320"), "-c:v", "mjpeg", "-q:v", "8")
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+
+    def small_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024**2, 1536 * 1024**2))
+
+    proc = subprocess.run([sys.executable, "-m", "avi2mp4", "convert", str(src), "--out", str(out), "--json"],
+                          capture_output=True, text=True, timeout=300, check=False, preexec_fn=small_memory,
+                          env={**os.environ, "TMPDIR": str(tmp)})  # fmt: skip
+
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (line,) = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert line["error"] == "ResourceLimit" and "more memory" in line["reason"]
+    assert "Traceback" not in proc.stderr
+    assert not [p for p in out.rglob("*") if p.is_file()] and list(tmp.iterdir()) == []
