@@ -21,10 +21,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .media.readback import read_back
 from .outputs import previous
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
-from .outputs.readback import read_back
 from .pipeline import OutputFile, PipelineResult, ProgressHandler, StopCheck, process_video
 from .settings import PipelineConfig
 from .storage.port import Store, StoredObject, Target
@@ -112,7 +112,8 @@ def run_job(
 
 def _put(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:
     if out.kind == "clip" and verify:
-        read_back(out.path, out.frames)  # before the store takes it: the source may go after this
+        # The file as stored: its video was decoded live while encoding (LiveReadBack).
+        read_back(out.path, out.frames, decode_video=False)
     stored = store.put_file(target, key, out.path, out.sha256)
     log.info("stored %s", stored.location)
     return stored

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from avi2mp4.errors import VerificationError
-from avi2mp4.outputs.readback import read_back
+from avi2mp4.media.readback import read_back
 from devtools.readback import lavfi_video, make
 
 

@@ -34,6 +34,7 @@ from ..settings import PipelineConfig
 from .audio_split import AudioSplitter
 from .encoders import AudioEncoder, VideoEncoder, audio_layout
 from .probe import VideoFacts
+from .readback import LiveReadBack
 from .timing import frame_ticks
 
 MP4_OPTIONS = {"movflags": "+faststart"}
@@ -63,6 +64,7 @@ class _Segment:
     last_frame: int
     start_pts: int  # video ticks
     end_pts: int  # exclusive, video ticks of the frame after the last one
+    live: LiveReadBack | None = None
     video_done: bool = False
 
 
@@ -75,6 +77,7 @@ class ClipWriter:
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, video: VideoStream,
                  audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
         self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
+        self.read_back = cfg.verify_clips
         self.time_base = facts.time_base
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
@@ -111,6 +114,8 @@ class ClipWriter:
         seg = self._segments[self._segment_of(packet.pts)]
         offset = seg.start_pts * self.time_base / packet.time_base
         _shift(packet, -round(offset))
+        if seg.live is not None:
+            seg.live.feed(packet)
         packet.stream = seg.video
         seg.container.mux(packet)
         # A packet from segment k+1 means segment k's video is complete (closed GOP at the IDR).
@@ -142,6 +147,8 @@ class ClipWriter:
                 seg.container.close()
             if seg.audio_encoder is not None:
                 seg.audio_encoder.close()
+            if seg.live is not None:
+                seg.live.abort()
         self._segments.clear()
         self._drop_whole()
 
@@ -160,6 +167,8 @@ class ClipWriter:
         encoder = AudioEncoder(self.audio.rate, self.audio.layout) if self.audio else None
         audio = container.add_stream_from_template(encoder.stream) if encoder else None
         seg = _Segment(index, path, container, video, audio, encoder, self._frames, self._frames, pts, pts)
+        if self.read_back:
+            seg.live = LiveReadBack(self.workdir, path.stem, self.video_template)
         self._segments[index] = seg
         return seg
 
@@ -208,6 +217,8 @@ class ClipWriter:
                 seg.container.mux(packet)
             seg.audio_encoder.close()
         seg.container.close()
+        if seg.live is not None:
+            seg.live.finish(seg.last_frame - seg.first_frame + 1)
         self._held.append(ClipFile(
             index=seg.index, path=seg.path, first_frame=seg.first_frame, last_frame=seg.last_frame,
             start_seconds=float(seg.start_pts * self.time_base),
