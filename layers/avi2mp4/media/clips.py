@@ -31,8 +31,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..settings import PipelineConfig
-from .audio_split import AudioSplitter
-from .encoders import AudioEncoder, VideoEncoder, audio_layout
+from .clip_audio import AudioRouter, ClipAudioTrack
+from .encoders import VideoEncoder, audio_layout
 from .probe import VideoFacts
 from .readback import LiveReadBack
 from .timing import frame_ticks
@@ -58,8 +58,7 @@ class _Segment:
     path: Path
     container: OutputContainer
     video: VideoStream
-    audio: AudioStream | None
-    audio_encoder: AudioEncoder | None
+    audio: ClipAudioTrack | None
     first_frame: int
     last_frame: int
     start_pts: int  # video ticks
@@ -70,9 +69,8 @@ class _Segment:
 
 class ClipWriter:
     """Writes one MP4 per ``clip_seconds`` of video: the encoder's video packets routed by time,
-    each clip's own audio cut sample-exact from the decoded audio (``AudioSplitter``) and encoded by
-    the clip's own AAC encoder. Each clip goes to ``on_clip`` as soon as it is final (at once for a
-    long video; at the end for a short one, after joining its segments back into one file)."""
+    and each clip's own audio (``AudioRouter``). Each clip goes to ``on_clip`` as soon as it is
+    final (at once for a long video; at the end for a short one, after joining its segments)."""
 
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, video: VideoStream,
                  audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
@@ -82,11 +80,7 @@ class ClipWriter:
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
         self.split_ticks = Fraction(cfg.split_after_seconds) / self.time_base
-        self.audio = AudioSplitter(*audio) if audio else None
-        # The audio of the whole video, for the one file a short video becomes; dropped once the
-        # video is known to be split.
-        self._whole: AudioEncoder | None = AudioEncoder(*audio) if audio else None
-        self._whole_packets: list[Packet[Stream]] = []
+        self.audio = AudioRouter(*audio, facts.time_base) if audio else None
         self._segments: dict[int, _Segment] = {}
         self._held: list[ClipFile] = []  # closed, but may yet be joined if the video ends short
         self._delivered: list[ClipFile] = []
@@ -104,7 +98,8 @@ class ClipWriter:
         self._frames += 1
         if not self._long and pts >= self.split_ticks:
             self._long = True
-            self._drop_whole()
+            if self.audio is not None:
+                self.audio.drop_whole()
         self._pump_audio()
         return starts
 
@@ -112,8 +107,7 @@ class ClipWriter:
         if packet.pts is None:
             return
         seg = self._segments[self._segment_of(packet.pts)]
-        offset = seg.start_pts * self.time_base / packet.time_base
-        _shift(packet, -round(offset))
+        _shift(packet, -round(seg.start_pts * self.time_base / packet.time_base))
         if seg.live is not None:
             seg.live.feed(packet)
         packet.stream = seg.video
@@ -135,7 +129,7 @@ class ClipWriter:
             seg.video_done = True
         self._close_ready(at_end=True)
         if not self._long and self._held:  # a short video after all: one file
-            whole_audio = self._finish_whole()
+            whole_audio = self.audio.whole() if self.audio is not None else (None, [])
             self._held = [join_clips(self._held, self.workdir / "whole.mp4", *whole_audio)]
         self._deliver()
         return sorted(self._delivered, key=lambda c: c.index)
@@ -145,77 +139,46 @@ class ClipWriter:
         for seg in self._segments.values():
             with contextlib.suppress(Exception):  # best effort on an already failing path
                 seg.container.close()
-            if seg.audio_encoder is not None:
-                seg.audio_encoder.close()
-            if seg.live is not None:
-                seg.live.abort()
+            for part in (seg.audio, seg.live):
+                if part is not None:
+                    part.abort()
         self._segments.clear()
-        self._drop_whole()
+        if self.audio is not None:
+            self.audio.drop_whole()
 
     # ---- internals ---------------------------------------------------------------------------
     def _segment_of(self, pts: int) -> int:
         return math.floor(pts / self.clip_ticks)
 
-    def _sample_at(self, ticks: int) -> int:
-        assert self.audio is not None
-        return round(ticks * self.time_base * self.audio.rate)
-
     def _open_segment(self, index: int, pts: int) -> _Segment:
         path = self.workdir / f"clip-{index:03d}.mp4"
         container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
         video = container.add_stream_from_template(self.video_template)
-        encoder = AudioEncoder(self.audio.rate, self.audio.layout) if self.audio else None
-        audio = container.add_stream_from_template(encoder.stream) if encoder else None
-        seg = _Segment(index, path, container, video, audio, encoder, self._frames, self._frames, pts, pts)
+        audio = self.audio.track(container) if self.audio is not None else None
+        seg = _Segment(index, path, container, video, audio, self._frames, self._frames, pts, pts)
         if self.read_back:
             seg.live = LiveReadBack(self.workdir, path.stem, self.video_template)
         self._segments[index] = seg
         return seg
 
     def _pump_audio(self) -> None:
-        """Encode the audio that is known to belong to a clip: up to the end of the picture so far,
-        each sample into the clip whose time span holds it."""
-        if self.audio is None:
-            return
-        video_end = self._sample_at(self._video_end)
-        while self.audio.taken < min(video_end, self.audio.received):
-            owner = max((s for s in self._segments.values() if self._sample_at(s.start_pts) <= self.audio.taken),
-                        key=lambda s: s.index, default=None)  # fmt: skip
-            if owner is None:  # audio before the first picture's time: not part of any clip
-                self.audio.take(self._sample_at(min(s.start_pts for s in self._segments.values())))
-                continue
-            later = [s.start_pts for s in self._segments.values() if s.index > owner.index]
-            frame = self.audio.take(self._sample_at(min(later)) if later else video_end)
-            if frame is None:
-                break
-            self._encode_audio(owner, frame)
-
-    def _encode_audio(self, seg: _Segment, frame: AudioFrame) -> None:
-        assert seg.audio_encoder is not None and seg.audio is not None
-        if self._whole is not None:
-            whole = AudioFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name)
-            whole.sample_rate = frame.sample_rate
-            self._whole_packets += self._whole.encode(whole)
-        for packet in seg.audio_encoder.encode(frame):
-            packet.stream = seg.audio
-            seg.container.mux(packet)
+        if self.audio is not None:
+            ordered = sorted(self._segments.values(), key=lambda s: s.index)
+            self.audio.pump([(s.start_pts, s.audio) for s in ordered if s.audio is not None], self._video_end)
 
     def _close_ready(self, at_end: bool = False) -> None:
         """Close the clips whose video is complete and whose audio has all arrived."""
         for seg in sorted(self._segments.values(), key=lambda s: s.index):
             if not seg.video_done:
                 break
-            if self.audio is not None and not at_end and self.audio.taken < self._sample_at(seg.end_pts):
+            if self.audio is not None and not at_end and not self.audio.has_reached(seg.end_pts):
                 break  # its audio is still on the way (decoders deliver audio and video unevenly)
             self._close_segment(seg)
 
     def _close_segment(self, seg: _Segment) -> None:
         del self._segments[seg.index]
-        if seg.audio_encoder is not None and seg.audio is not None:
-            for packet in seg.audio_encoder.flush():
-                packet.stream = seg.audio
-                seg.container.mux(packet)
-            seg.audio_encoder.close()
+        if seg.audio is not None:
+            seg.audio.close()
         seg.container.close()
         if seg.live is not None:
             seg.live.finish(seg.last_frame - seg.first_frame + 1)
@@ -228,17 +191,6 @@ class ClipWriter:
             # Known to be a split video: every closed clip is final. Hand it over now so the
             # work folder never holds finished clips twice.
             self._deliver()
-
-    def _finish_whole(self) -> tuple[AudioStream | None, list[Packet[Stream]]]:
-        if self._whole is None:
-            return None, []
-        self._whole_packets += list(self._whole.flush())
-        return self._whole.stream, self._whole_packets
-
-    def _drop_whole(self) -> None:
-        if self._whole is not None:
-            self._whole.close()
-        self._whole, self._whole_packets = None, []
 
     def _deliver(self) -> None:
         # Only delivered clips are final: a segment is split=True until a short video's end joins it.

@@ -1,0 +1,95 @@
+"""Each clip's audio: decoded samples routed sample-exact to the clip whose time span holds them,
+encoded by the clip's own AAC encoder; and, while a video may still turn out short, the whole
+video's audio encoded in one piece for the single file it would become."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.packet import Packet
+from av.stream import Stream
+
+from .audio_split import AudioSplitter
+from .encoders import AudioEncoder
+
+
+class ClipAudioTrack:
+    """One clip's audio stream and the AAC encoder that feeds it (priming is in the MP4 edit list)."""
+
+    def __init__(self, container: OutputContainer, rate: int, layout: str) -> None:
+        self.container = container
+        self.encoder = AudioEncoder(rate, layout)
+        self.stream: AudioStream = container.add_stream_from_template(self.encoder.stream)
+
+    def encode(self, frame: AudioFrame | None) -> None:
+        packets = self.encoder.encode(frame) if frame is not None else list(self.encoder.flush())
+        for packet in packets:
+            packet.stream = self.stream
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder into the clip (before the clip's container closes)."""
+        self.encode(None)
+        self.encoder.close()
+
+    def abort(self) -> None:
+        self.encoder.close()
+
+
+class AudioRouter:
+    """Decoded audio -> the clip tracks, cut at the clips' start times, never past the picture."""
+
+    def __init__(self, rate: int, layout: str, time_base: Fraction) -> None:
+        self.rate, self.layout, self.time_base = rate, layout, time_base
+        self.samples = AudioSplitter(rate, layout)
+        self._whole: AudioEncoder | None = AudioEncoder(rate, layout)
+        self._whole_packets: list[Packet[Stream]] = []
+
+    def track(self, container: OutputContainer) -> ClipAudioTrack:
+        return ClipAudioTrack(container, self.rate, self.layout)
+
+    def sample_at(self, ticks: int) -> int:
+        return round(ticks * self.time_base * self.rate)
+
+    def add(self, frame: AudioFrame) -> None:
+        self.samples.add(frame)
+
+    def has_reached(self, ticks: int) -> bool:
+        """Whether every sample before video time ``ticks`` has been routed."""
+        return self.samples.taken >= self.sample_at(ticks)
+
+    def pump(self, clips: list[tuple[int, ClipAudioTrack]], video_end: int) -> None:
+        """Route what is known to belong to a clip: samples up to ``video_end`` (ticks), each into
+        the clip (start ticks, track; in order) whose span holds it."""
+        end = self.sample_at(video_end)
+        starts = [self.sample_at(start) for start, _ in clips]
+        while clips and self.samples.taken < min(end, self.samples.received):
+            at = self.samples.taken
+            owner = max((i for i, start in enumerate(starts) if start <= at), default=None)
+            if owner is None:  # before the first picture's time: part of no clip
+                self.samples.take(starts[0])
+                continue
+            frame = self.samples.take(starts[owner + 1] if owner + 1 < len(starts) else end)
+            if frame is None:
+                break
+            if self._whole is not None:
+                copy = AudioFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name, layout=self.layout)
+                copy.sample_rate = self.rate
+                self._whole_packets += self._whole.encode(copy)
+            clips[owner][1].encode(frame)
+
+    def whole(self) -> tuple[AudioStream | None, list[Packet[Stream]]]:
+        """The whole video's audio (for joining a short video's segments), flushed."""
+        if self._whole is None:
+            return None, []
+        self._whole_packets += list(self._whole.flush())
+        return self._whole.stream, self._whole_packets
+
+    def drop_whole(self) -> None:
+        """The video is split: its clips keep their own audio; the whole-video copy is not needed."""
+        if self._whole is not None:
+            self._whole.close()
+        self._whole, self._whole_packets = None, []
