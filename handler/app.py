@@ -86,6 +86,12 @@ def default_runtime() -> Runtime:
     return build_runtime(Settings.from_env(os.environ))
 
 
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    # In Lambda, read the settings and build the clients while the container starts: a missing or
+    # bad setting then fails the init (reported to /init/error) instead of the first object.
+    default_runtime()
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_event(event, context, default_runtime())

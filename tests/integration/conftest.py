@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from avi2mp4.settings import PipelineConfig
+from devtools.lambda_image import build_task_root
 from devtools.local_aws import LocalAws
 from tests.integration.stack import Stack, make_stack
+
+
+@pytest.fixture(scope="session")
+def built_task_root() -> Iterator[Path]:
+    # Not under pytest's tmp_path: that is private to root (0700) and `nobody` must read the code.
+    base = Path(tempfile.mkdtemp(prefix="avi2mp4-image-test-"))
+    base.chmod(0o755)
+    try:
+        yield build_task_root(base / "task")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-from devtools.lambda_image import build_task_root
 from devtools.local_aws import LocalAws
 from devtools.readback import lavfi_audio, lavfi_video, make
 from tests.integration.stack import make_stack
@@ -72,17 +71,6 @@ class Sandbox:
     @property
     def tmp(self) -> Path:
         return self.base / "tmp"
-
-
-@pytest.fixture(scope="module")
-def built_task_root() -> Iterator[Path]:
-    # Not under pytest's tmp_path: that is private to root (0700) and `nobody` must read the code.
-    base = Path(tempfile.mkdtemp(prefix="avi2mp4-image-test-"))
-    base.chmod(0o755)
-    try:
-        yield build_task_root(base / "task")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
