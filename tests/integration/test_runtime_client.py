@@ -149,7 +149,7 @@ def test_the_runtime_interface_client_runs_the_handler(
     api.events.put((ids[3], stack.upload(clip, "cams/four.avi"), table_gone))
 
     function = start_function(built_task_root, runtime_dir, address, function_env(aws, stack))
-    answers = []
+    answers: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
     try:
         while len(answers) < len(ids):
             answers.append(api.answers.get(timeout=120))
