@@ -29,7 +29,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
     from devtools.invoke import invoke_file
 
-    return invoke_file(Path(args.event), endpoint=os.environ.get("AWS_ENDPOINT_URL"))
+    return invoke_file(Path(args.event), dict(os.environ))
 
 
 def _demo(args: argparse.Namespace) -> int:

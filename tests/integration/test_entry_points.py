@@ -95,3 +95,20 @@ def test_invoke_refuses_real_aws_without_consent(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", "events/put.json"], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 2 and "AWS_ENDPOINT_URL" in proc.stderr
+
+
+def test_invoke_takes_per_service_endpoints(aws: LocalAws, lambda_env: dict[str, str], tmp_path: Path) -> None:
+    """boto3 honours AWS_ENDPOINT_URL_S3 / _DYNAMODB; so does invoke, without a warning."""
+    src = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    event = upload_for(load_event("put.json"), aws, lambda_env["SOURCE_BUCKET"], src)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    env = {k: v for k, v in {**os.environ, **lambda_env}.items() if k != "AWS_ENDPOINT_URL"}
+    env |= {"AWS_ENDPOINT_URL_S3": aws.endpoint, "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint}
+
+    proc = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", str(path)], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert "real AWS" not in proc.stderr
+    assert '"status": "converted"' in proc.stdout

@@ -156,6 +156,8 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
         "warnings": r.warnings,
         "seconds": round(job.seconds, 2),
         "manifest": job.manifest_object.location,
+        "clip_paths": [c.location for c in job.clips],
+        "jpeg_folder": str(Path(job.images[0].location).parent) if job.images else None,
     }
     if as_json:
         print(json.dumps(summary))
