@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -29,6 +30,7 @@ from botocore.config import Config
 from avi2mp4.errors import Avi2Mp4Error
 from avi2mp4.outputs.names import is_avi
 from handler import SERVICE
+from handler.metrics import metrics, record_outcome
 from handler.objects import ObjectRef, ObjectResult
 from handler.process_object import TimeBudget, process_object
 from handler.settings import Settings
@@ -92,8 +94,11 @@ if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     default_runtime()
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Every invocation has at least this metric (duplicates and skips add no others).
+    metrics.add_metric(name="Records", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return handle_event(event, context, default_runtime())
 
 
@@ -123,6 +128,7 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
                                "reason": "in progress elsewhere"})  # fmt: skip
                 continue
             except Exception as exc:  # one bad object must not stop the others
+                record_outcome("failed")
                 logger.exception(f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__})
                 failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)})
                 continue

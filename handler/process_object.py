@@ -30,6 +30,7 @@ from avi2mp4.storage.s3 import (
     tag_source,
 )
 from handler import SERVICE, workdirs
+from handler.metrics import record_conversion, record_outcome
 from handler.objects import ObjectRef, ObjectResult
 from handler.settings import Settings
 
@@ -91,6 +92,7 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: Tim
         job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog(), stop=stop)
         # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
+        record_conversion(job, src.size)
     except NotRetryable as exc:
         return reject(source, src, exc, store, s3)
     finally:
@@ -116,6 +118,7 @@ def reject(source: SourceRef, src: SourceObject, exc: NotRetryable, store: S3Sto
     source is kept and tagged, and the idempotency record answers duplicates."""
     reason = f"{type(exc).__name__}: {exc}"
     logger.warning(f"rejected, source kept: {reason}", extra={"error_type": type(exc).__name__})
+    record_outcome("rejected")
     layout = OutputLayout.for_key(source.key)
     record = json.dumps({
         "source": asdict(source), "status": "rejected", "error": type(exc).__name__, "reason": str(exc),
