@@ -50,12 +50,14 @@ def test_bad_settings_name_the_setting(changes: dict[str, object], name: str) ->
         PipelineConfig(**changes)  # type: ignore[arg-type]
 
 
-def test_progress_bar_draws_share_and_speed() -> None:
+def test_progress_bar_shows_file_share_eta_and_speed_in_place() -> None:
     out = io.StringIO()
-    bar = ProgressBar("rec.avi", out)
-    bar._drawn = -1e9  # first call always draws
+    bar = ProgressBar("rec.avi", out, position=(3, 12), width=80, refresh_seconds=0)
     bar(Progress(frames=750, seconds=30.0, expected_seconds=120.0))
-    line = out.getvalue()
-    assert line.startswith("\rrec.avi [#######") and " 25% 00:30/02:00 " in line
+    bar(Progress(frames=1500, seconds=60.0, expected_seconds=120.0))
+    drawn = out.getvalue()
+    last = drawn.split("\r")[-1]
+    assert last.startswith("rec.avi (3/12)  50%|") and "60/120 s [" in last and "<" in last and "s/s]" in last
+    assert "\n" not in drawn, "redrawn in place, never a new line"
+    assert all(len(line.rstrip()) <= 80 for line in drawn.split("\r")), "never wider than the terminal"
     bar.clear()
-    assert out.getvalue().endswith("\r")

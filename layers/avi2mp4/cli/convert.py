@@ -103,7 +103,7 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
                                                  "(same output names): rename it or convert it into another --out"),
                             args.json)  # fmt: skip
             continue
-        bar = ProgressBar(item.key) if show_bar else None
+        bar = ProgressBar(item.key, position=(number + 1, len(inputs))) if show_bar else None
         try:
             stop.check()
             source = SourceRef(key=item.key, size=item.path.stat().st_size, bucket=None)

@@ -1,48 +1,45 @@
-"""A one-line progress bar for terminals; silence everywhere else."""
+"""The progress bar on a terminal (tqdm: it follows the terminal's width and redraws in place);
+silence everywhere else."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 from ..pipeline import Progress
 
-BAR_WIDTH = 28
-REFRESH_SECONDS = 0.2
+# Media seconds done / expected, with the speed as a multiple of real time ("3.1s/s" = 3.1x).
+BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}, {rate_fmt}]"
+SHORT_FORMAT = BAR_FORMAT.replace(":.0f}", ":.1f}")  # under 10 s: tenths
+UNKNOWN_FORMAT = "{desc} {n:.0f} s [{elapsed}, {rate_fmt}]"
 
 
 class ProgressBar:
-    """Redraws ``name [#####     ]  42%  00:50/02:00  3.1x`` on one line of ``stream``."""
+    """One file's bar: ``rec.avi (3/12)  42%|████      | 50/120 s [00:16<00:23, 3.1s/s]``."""
 
-    def __init__(self, name: str, stream: TextIO = sys.stderr) -> None:
-        self.name, self.stream = name, stream
-        self.started = time.monotonic()
-        self._drawn = 0.0
+    def __init__(self, name: str, stream: TextIO = sys.stderr, position: tuple[int, int] = (1, 1),
+                 width: int | None = None, refresh_seconds: float = 0.2) -> None:  # fmt: skip
+        self.desc = f"{name} ({position[0]}/{position[1]})"
+        self.stream, self.width, self.refresh = stream, width, refresh_seconds
+        self._bar: tqdm[None] | None = None
 
     def __call__(self, p: Progress) -> None:
-        now = time.monotonic()
-        if now - self._drawn < REFRESH_SECONDS:
-            return
-        self._drawn = now
-        elapsed = max(now - self.started, 1e-6)
-        speed = p.seconds / elapsed
-        if p.expected_seconds and p.expected_seconds > 0:
-            share = min(p.seconds / p.expected_seconds, 1.0)
-            bar = "#" * round(share * BAR_WIDTH)
-            line = (f"{self.name} [{bar:<{BAR_WIDTH}}] {share:4.0%} "
-                    f"{_clock(p.seconds)}/{_clock(p.expected_seconds)} {speed:.1f}x")  # fmt: skip
-        else:  # the header gave no duration: show what we know
-            line = f"{self.name} {_clock(p.seconds)} {p.frames} frames {speed:.1f}x"
-        self.stream.write("\r" + line[:120].ljust(80))
-        self.stream.flush()
+        if self._bar is None:
+            known = p.expected_seconds is not None and p.expected_seconds > 0
+            self._bar = tqdm(
+                desc=self.desc, total=p.expected_seconds if known else None, unit="s", file=self.stream,
+                bar_format=(BAR_FORMAT if (p.expected_seconds or 0) >= 10 else SHORT_FORMAT) if known else UNKNOWN_FORMAT, dynamic_ncols=self.width is None,
+                ncols=self.width, mininterval=self.refresh, leave=False,
+            )  # fmt: skip
+        total = self._bar.total
+        # Headers lie: never let the bar run past its end (or backwards).
+        target = min(p.seconds, total) if total else p.seconds
+        if target > self._bar.n:
+            self._bar.update(target - self._bar.n)
 
     def clear(self) -> None:
-        if self._drawn:
-            self.stream.write("\r" + " " * 80 + "\r")
-            self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:02d}:{secs:02d}"
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
