@@ -27,10 +27,12 @@ class ProgressBar:
 
     def __call__(self, p: Progress) -> None:
         if self._bar is None:
-            known = p.expected_seconds is not None and p.expected_seconds > 0
+            expected = p.expected_seconds or 0.0
+            known = expected > 0
+            form = (BAR_FORMAT if expected >= 10 else SHORT_FORMAT) if known else UNKNOWN_FORMAT
             self._bar = tqdm(
-                desc=self.desc, total=p.expected_seconds if known else None, unit="s", file=self.stream,
-                bar_format=(BAR_FORMAT if (p.expected_seconds or 0) >= 10 else SHORT_FORMAT) if known else UNKNOWN_FORMAT, dynamic_ncols=self.width is None,
+                desc=self.desc, total=expected if known else None, unit="s", file=self.stream,
+                bar_format=form, dynamic_ncols=self.width is None,
                 ncols=self.width, mininterval=self.refresh, leave=False,
             )  # fmt: skip
         total = self._bar.total
