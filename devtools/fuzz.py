@@ -15,7 +15,8 @@ from devtools.readback import lavfi_audio, lavfi_video, make
 Mutation = Callable[[bytearray, random.Random], bytearray]
 
 
-def _chunks(data: bytearray, tag: bytes) -> list[int]:
+def find_all(data: bytearray, tag: bytes) -> list[int]:
+    """Offsets of every ``tag`` (a RIFF chunk id) in ``data``."""
     found, at = [], data.find(tag)
     while at != -1:
         found.append(at)
@@ -26,7 +27,7 @@ def _chunks(data: bytearray, tag: bytes) -> list[int]:
 def _stream_headers(data: bytearray, kind: bytes) -> list[tuple[int, int | None]]:
     """(strh offset, strf offset) of each stream of ``kind`` (``vids``/``auds``)."""
     pairs = []
-    for at in _chunks(data, b"strh"):
+    for at in find_all(data, b"strh"):
         if data[at + 8 : at + 12] == kind:
             strf = data.find(b"strf", at)
             pairs.append((at, strf if strf != -1 else None))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.fuzz import find_all
 from devtools.readback import lavfi_audio, lavfi_video, make
 
 SECONDS = 2.0
@@ -163,7 +164,7 @@ def damaged_packets(d: Path) -> Trap:
     """MPEG-4 with a few frames' payload overwritten: the decoder errors, the job goes on."""
     p = make(d / "damaged.avi", *_v(seconds=3.0), "-c:v", "mpeg4", "-g", "25", "-q:v", "4")
     data = bytearray(p.read_bytes())
-    chunks = [i for i in _find_all(data, b"00dc") if i > data.find(b"movi")]
+    chunks = [i for i in find_all(data, b"00dc") if i > data.find(b"movi")]
     for at in chunks[5:40:7]:
         size = struct.unpack_from("<I", data, at + 4)[0]
         if size > 40:
@@ -218,14 +219,6 @@ REJECTS: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 
 # ---- RIFF surgery -----------------------------------------------------------------------------
-def _find_all(data: bytearray, tag: bytes) -> list[int]:
-    found, at = [], data.find(tag)
-    while at != -1:
-        found.append(at)
-        at = data.find(tag, at + 1)
-    return found
-
-
 def _patch_u32(data: bytearray, tag: bytes, offset: int, value: int) -> None:
     at = data.find(tag)
     assert at != -1, tag
@@ -235,7 +228,7 @@ def _patch_u32(data: bytearray, tag: bytes, offset: int, value: int) -> None:
 def _patch_strh(
     data: bytearray, *, scale: int | None = None, rate: int | None = None, dw_length: int | None = None
 ) -> None:
-    for at in _find_all(data, b"strh"):
+    for at in find_all(data, b"strh"):
         if data[at + 8 : at + 12] != b"vids":
             continue
         for offset, value in ((20, scale), (24, rate), (32, dw_length)):
