@@ -27,7 +27,8 @@ def run_demo(seconds: float = 250.0) -> int:
     with LocalAws() as aws, tempfile.TemporaryDirectory(prefix="avi2mp4-demo-") as tmp:
         os.environ.update(aws.env)
         os.environ.update({"VIDEO_BUCKET": VIDEO_BUCKET, "IMAGE_BUCKET": IMAGE_BUCKET,
-                           "IDEMPOTENCY_TABLE": TABLE, "POWERTOOLS_LOG_LEVEL": "WARNING"})  # fmt: skip
+                           "IDEMPOTENCY_TABLE": TABLE, "POWERTOOLS_LOG_LEVEL": "WARNING",
+                           "POWERTOOLS_METRICS_DISABLED": "true"})  # fmt: skip
         print(f"local S3 + DynamoDB at {aws.endpoint}")
         aws.create_bucket(SOURCE_BUCKET, versioned=True)
         aws.create_bucket(VIDEO_BUCKET)
