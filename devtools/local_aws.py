@@ -10,10 +10,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from operations.events import s3_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -101,40 +103,4 @@ def local_context() -> LambdaContext:
     return cast("LambdaContext", LocalContext())
 
 
-def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None, sequencer: str,
-             event_name: str = "ObjectCreated:Put") -> dict[str, Any]:  # fmt: skip
-    """A real-shaped S3 notification (the key form-urlencoded, as S3 sends it)."""
-    from urllib.parse import quote_plus
-
-    obj: dict[str, Any] = {
-        "key": quote_plus(key, safe="/"),
-        "size": size,
-        "eTag": etag,
-        "sequencer": sequencer,
-    }
-    if version_id:
-        obj["versionId"] = version_id
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2026-11-24T08:00:00.000Z",
-                "eventName": event_name,
-                "userIdentity": {"principalId": "AWS:EXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "avi-uploads",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "EXAMPLE"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
+__all__ = ["REGION", "LocalAws", "LocalContext", "local_context", "s3_event"]

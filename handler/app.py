@@ -17,6 +17,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event import (
+    S3BatchOperationEvent,
+    S3BatchOperationResponse,
+)
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -97,6 +101,9 @@ if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "invocationSchemaVersion" in event and "tasks" in event:  # an S3 Batch Operations job
+        metrics.add_metric(name="Records", unit=MetricUnit.Count, value=len(event["tasks"]))
+        return handle_batch_task(event, context, default_runtime())
     # Every invocation has at least this metric (duplicates and skips add no others).
     metrics.add_metric(name="Records", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return handle_event(event, context, default_runtime())
@@ -140,6 +147,36 @@ def handle_event(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> 
             + "; ".join(f"{f['key']}: {f['error']}: {f['reason']}" for f in failed)
         )
     return {"done": done, "rejected": rejected, "skipped": skipped}
+
+
+def handle_batch_task(event: dict[str, Any], context: LambdaContext, rt: Runtime) -> dict[str, Any]:
+    """One S3 Batch Operations task (schema 1.0 or 2.0), answered per task: ``Succeeded``
+    (converted, already done, or skipped), ``PermanentFailure`` (bad input: a retry cannot help),
+    ``TemporaryFailure`` (what a retry may fix)."""
+    rt.idempotency.register_lambda_context(context)
+    batch = S3BatchOperationEvent(event)
+    response = S3BatchOperationResponse(batch.invocation_schema_version, batch.invocation_id, "PermanentFailure")
+    task = batch.task
+    ref = ObjectRef.from_task(task.s3_bucket, task.s3_key, task.s3_version_id)
+    with logger.append_context_keys(bucket=ref.bucket, s3_key=ref.key, batch_task=task.task_id):
+        reason = skip_reason(ref, rt.settings)
+        if reason:
+            logger.info(f"skipped: {reason}")
+            response.add_result(task.build_task_batch_response("Succeeded", f"skipped: {reason}"))
+            return response.asdict()
+        try:
+            result = rt.process(ref=ref, budget=TimeBudget(context.get_remaining_time_in_millis,
+                                                           rt.settings.time_reserve_seconds))  # fmt: skip
+        except Exception as exc:
+            record_outcome("failed")
+            logger.exception(f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__})
+            response.add_result(task.build_task_batch_response("TemporaryFailure", f"{type(exc).__name__}: {exc}"))
+            return response.asdict()
+    if result.status == "rejected":
+        response.add_result(task.build_task_batch_response("PermanentFailure", result.reason or "rejected"))
+    else:
+        response.add_result(task.build_task_batch_response("Succeeded", f"{result.status}: {result.manifest}"))
+    return response.asdict()
 
 
 def skip_reason(ref: ObjectRef, settings: Settings) -> str | None:

@@ -23,6 +23,13 @@ class ObjectRef:
     whole event would make a redelivered event with another eventTime a new job."""
 
     @classmethod
+    def from_task(cls, bucket: str, key: str, version_id: str | None) -> ObjectRef:
+        """An object named by an S3 Batch Operations task (key already decoded). Without a version
+        the identity is the key alone, so a task and an event for one object may both run: the
+        later one finds the source gone, which counts as done."""
+        return cls(bucket, key, version_id or None, None, None, f"{bucket}/{key}#{version_id or ''}")
+
+    @classmethod
     def from_record(cls, record: S3EventRecord) -> ObjectRef:
         bucket = record.s3.bucket.name
         obj = record.s3.get_object

@@ -13,7 +13,7 @@ import pytest
 
 LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "avi2mp4"
 AWS = ("boto3", "botocore", "s3transfer", "aws_lambda_powertools")
-ADAPTERS = ("handler", "devtools", "moto")
+ADAPTERS = ("handler", "devtools", "operations", "moto")
 MEDIA_LIBS = ("av", "numpy", "PIL")
 
 

@@ -90,3 +90,12 @@ def test_buckets_refuse_plain_http_and_outputs_keep_versions(resources: dict[str
 def test_every_accepted_security_finding_says_why(resources: dict[str, Any]) -> None:
     skips = [s for r in resources.values() for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
     assert skips and all(s["id"].startswith("CKV_") and len(s["comment"]) > 30 for s in skips)
+
+
+def test_batch_operations_role_may_only_invoke_the_function_and_use_its_prefix(resources: dict[str, Any]) -> None:
+    role = resources["BatchOperationsRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["InvokeTheFunction"]["Resource"] == {"Fn::GetAtt": ["Avi2Mp4Function", "Arn"]}
+    assert statements["ManifestsAndReports"]["Resource"] == {"Fn::Sub": "${VideoBucket.Arn}/batch-operations/*"}

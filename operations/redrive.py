@@ -1,0 +1,62 @@
+"""``avi2mp4 redrive``: the events Lambda put on the on-failure queue (each message carries the
+original event as ``requestPayload``), invoked again; a message is deleted only after its
+re-invocation was accepted, so nothing is lost if this stops half-way."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from operations.invokers import Invoker, InvokeRefused
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+@dataclass
+class RedriveSummary:
+    redriven: int = 0
+    kept: list[str] = field(default_factory=list)
+    """Messages left on the queue, and why."""
+
+    def line(self, verb: str = "redriven") -> str:
+        return f"{verb} {self.redriven}, left on the queue {len(self.kept)}"
+
+
+def original_event(body: str) -> dict[str, Any]:
+    """The event inside a Lambda on-failure destination record."""
+    record = json.loads(body)
+    payload = record.get("requestPayload")
+    if not isinstance(payload, dict):
+        raise ValueError("not a Lambda on-failure record (no requestPayload)")
+    return payload
+
+
+def redrive(sqs: SQSClient, queue_url: str, invoke: Invoker | None) -> RedriveSummary:
+    """Every message on the queue, once (``invoke`` None: a dry run that changes nothing)."""
+    summary, seen = RedriveSummary(), set()
+    give_back: list[str] = []  # receipts of messages that stay: visible again once we are done
+    while True:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                     VisibilityTimeout=300)  # fmt: skip
+        fresh = [m for m in answer.get("Messages", []) if m["MessageId"] not in seen]
+        give_back += [m["ReceiptHandle"] for m in answer.get("Messages", []) if m["MessageId"] in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            try:
+                event = original_event(message["Body"])
+                if invoke is None:
+                    give_back.append(message["ReceiptHandle"])
+                else:
+                    invoke(event)
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                summary.redriven += 1
+            except (ValueError, InvokeRefused) as exc:
+                give_back.append(message["ReceiptHandle"])
+                summary.kept.append(f"{message['MessageId']}: {exc}")
+    for receipt in give_back:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return summary

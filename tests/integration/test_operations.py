@@ -1,0 +1,98 @@
+"""Backfill and redrive end to end: the CLI as users run it, against the embedded S3, DynamoDB and
+SQS, with the function invoked through the Lambda Invoke API and the same entry point Lambda uses
+(``handler.app.lambda_handler``, served on loopback by ``devtools.local_lambda``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devtools.local_aws import REGION, LocalAws
+from devtools.local_lambda import LocalLambda
+from devtools.readback import lavfi_video, make
+from handler import app
+from tests.integration.stack import Stack, make_stack
+
+
+@pytest.fixture
+def deployed(aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, LocalLambda]]:
+    """A stack whose function runs in this process, configured by its environment as in Lambda."""
+    stack = make_stack(aws, tmp_path)
+    s = stack.settings
+    for name, value in {**aws.env, "VIDEO_BUCKET": s.video_bucket, "IMAGE_BUCKET": s.image_bucket,
+                        "IDEMPOTENCY_TABLE": s.idempotency_table, "TMP_DIR": str(s.tmp_dir),
+                        "POWERTOOLS_METRICS_DISABLED": "true"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    app.default_runtime.cache_clear()
+    with LocalLambda() as function:
+        yield stack, function
+    app.default_runtime.cache_clear()
+
+
+def cli(aws: LocalAws, function: LocalLambda, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **aws.env, "AWS_ENDPOINT_URL_LAMBDA": function.endpoint}
+    return subprocess.run([sys.executable, "-m", "avi2mp4", *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)  # fmt: skip
+
+
+def test_backfill_converts_what_is_already_there(deployed: tuple[Stack, LocalLambda], aws: LocalAws,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    stack, function = deployed
+    avi = make(tmp_path / "a.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    for key in ("cams/a.avi", "cams/sub/B.AVI", "other/c.avi"):
+        stack.s3.upload_file(str(avi), stack.source, key)
+    stack.s3.put_object(Bucket=stack.source, Key="cams/notes.txt", Body=b"notes")
+
+    dry = cli(aws, function, "backfill", "--bucket", stack.source, "--prefix", "cams/", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == "would queue 2, skipped 1 (not .avi), failed 0"
+    assert function.invocations == []
+
+    done = cli(aws, function, "backfill", "--bucket", stack.source, "--prefix", "cams/", "--function", "avi2mp4",
+               "--rate", "50")  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "queued 2, skipped 1 (not .avi), failed 0"
+    assert sorted(e["Records"][0]["s3"]["object"]["key"] for e in function.invocations) == ["cams/a.avi",
+                                                                                          "cams/sub/B.AVI"]  # fmt: skip
+    assert stack.keys(stack.source) == ["cams/notes.txt", "other/c.avi"], "converted sources are deleted"
+    assert {"cams/a.manifest.json", "cams/sub/B.manifest.json"} <= set(stack.keys(stack.settings.video_bucket))
+
+    # LOCAL_RUN: this process converts, with the same idempotency, read-back and source deletion.
+    local = cli(aws, function, "backfill", "--bucket", stack.source, "--prefix", "other/", "--local")
+    assert local.returncode == 0 and local.stdout.strip().endswith("queued 1, skipped 0 (not .avi), failed 0"), local
+    assert len(function.invocations) == 2, "not through the function"
+    assert stack.keys(stack.source) == ["cams/notes.txt"]
+    assert "other/c.manifest.json" in stack.keys(stack.settings.video_bucket)
+
+
+def test_redrive_reinvokes_and_deletes_only_what_was_accepted(deployed: tuple[Stack, LocalLambda], aws: LocalAws,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    stack, function = deployed
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")  # fmt: skip
+    queue = sqs.create_queue(QueueName=f"failures-{stack.source}")["QueueUrl"]
+    event = stack.upload(make(tmp_path / "a.avi", *lavfi_video(0.4), "-c:v", "mjpeg"), "cams/failed.avi")
+    record = {"version": "1.0", "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 2,
+              "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:avi2mp4:$LATEST"},
+              "requestPayload": event, "responsePayload": {"errorType": "ConversionFailed"}}  # fmt: skip
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
+    sqs.send_message(QueueUrl=queue, MessageBody="not a failure record")
+
+    dry = cli(aws, function, "redrive", "--queue", queue, "--dry-run")
+    assert dry.stdout.strip() == "would redrive 1, left on the queue 1" and function.invocations == []
+
+    done = cli(aws, function, "redrive", "--queue", queue, "--function", "avi2mp4")
+
+    assert done.returncode == 1 and done.stdout.strip() == "redriven 1, left on the queue 1", done.stderr
+    assert function.invocations == [event]
+    assert not stack.exists(stack.source, "cams/failed.avi"), "converted this time"
+    left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 1
