@@ -10,9 +10,12 @@ from typing import Any
 
 def register_invoke(sub: Any) -> None:
     invoke: argparse.ArgumentParser = sub.add_parser(
-        "invoke", help="run the Lambda handler on an S3 event file (against AWS_ENDPOINT_URL)"
+        "invoke",
+        help="run the Lambda handler on an S3 event file (against AWS_ENDPOINT_URL)",
+        epilog="Settings come from the environment, as the function's. Exit codes: 0 done, 1 the handler "
+        "failed, 2 usage error (no local endpoint without AVI2MP4_ALLOW_AWS=1).",
     )
-    invoke.add_argument("event", metavar="EVENT.json")
+    invoke.add_argument("event", metavar="EVENT.json", help="an S3 event, like those in events/")
     invoke.set_defaults(run=_invoke)
 
 
@@ -20,7 +23,7 @@ def register_demo(sub: Any) -> None:
     demo: argparse.ArgumentParser = sub.add_parser(
         "demo", help="the S3 -> Lambda flow on an embedded local S3 + DynamoDB"
     )
-    demo.add_argument("--seconds", type=float, default=250.0, help="length of the generated AVI")
+    demo.add_argument("--seconds", type=float, default=250.0, help="length of the generated AVI (default 250)")
     demo.set_defaults(run=_demo)
 
 
