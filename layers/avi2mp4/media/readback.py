@@ -62,11 +62,6 @@ def read_back(path: Path, expected_frames: int, decode_video: bool = True) -> No
     _check(path.name, proc.returncode, proc.stderr, proc.stdout, expected_frames)
 
 
-def _idle_priority() -> None:
-    """The decoder should use the time x264 leaves idle, not take turns with it."""
-    os.nice(19)
-
-
 class LiveReadBack:
     """An ffmpeg process decoding a clip's video while it is written (see the module docstring)."""
 
@@ -78,8 +73,11 @@ class LiveReadBack:
                    "-threads", "2", "-skip_loop_filter", "all", "-f", "nut", "-i", "pipe:0", "-map", "0:v",
                    "-f", "null", "-"]  # fmt: skip
         with self._errors.open("w") as errors:
-            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-                                          preexec_fn=_idle_priority)  # fmt: skip
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        # The decoder should use the time x264 leaves idle, not take turns with it. Set from here:
+        # a preexec_fn is unsafe in a process with threads (this one has several).
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, 19)
         assert self._proc.stdin is not None
         self._pipe: OutputContainer = av.open(self._proc.stdin, "w", format="nut")
         self._video = self._pipe.add_stream_from_template(video)
