@@ -1,0 +1,97 @@
+"""One S3 object as a seekable, read-only file, fetched in ranged GETs: what lets PyAV read an
+AVI's header and index, then seek to a clip, without downloading the recording (the groundwork of
+the parallel path for long recordings, docs/long-recordings.md).
+
+Reads are served from block-aligned ranges kept in a small LRU cache: FFmpeg's demuxer reads in
+small pieces (32 KB) and jumps between the header, the index at the end and the data, and a GET per
+small read would make thousands of requests. ``bytes_fetched`` and ``requests`` say what it cost.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MiB = 1024 * 1024
+
+
+class S3RangeFile(io.RawIOBase):
+    def __init__(self, client: S3Client, bucket: str, key: str, *, version_id: str | None = None,
+                 size: int | None = None, block: int = MiB, cache_blocks: int = 16) -> None:  # fmt: skip
+        super().__init__()
+        self.client, self.bucket, self.key, self.version_id = client, bucket, key, version_id
+        self.block, self.cache_blocks = block, cache_blocks
+        self.size = size if size is not None else self._head_size()
+        self._pos = 0
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self.bytes_fetched = 0
+        self.requests = 0
+
+    # ---- io.RawIOBase ------------------------------------------------------------------------
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self.size:
+            index, start = divmod(self._pos, self.block)
+            data = self._block(index)[start:]
+            n = min(len(data), len(view) - done)
+            view[done : done + n] = data[:n]
+            done += n
+            self._pos += n
+        return done
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _head_size(self) -> int:
+        try:
+            if self.version_id:
+                head = self.client.head_object(Bucket=self.bucket, Key=self.key, VersionId=self.version_id)
+            else:
+                head = self.client.head_object(Bucket=self.bucket, Key=self.key)
+            return int(head["ContentLength"])
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot read s3://{self.bucket}/{self.key}: {exc}") from exc
+
+    def _block(self, index: int) -> bytes:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        first = index * self.block
+        last = min(first + self.block, self.size) - 1
+        wanted = f"bytes={first}-{last}"
+        try:
+            if self.version_id:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted,
+                                                VersionId=self.version_id)  # fmt: skip
+            else:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted)
+            data = answer["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot read s3://{self.bucket}/{self.key} bytes {first}-{last}: {exc}") from exc
+        self.requests += 1
+        self.bytes_fetched += len(data)
+        self._cache[index] = data
+        if len(self._cache) > self.cache_blocks:
+            self._cache.popitem(last=False)
+        return data
