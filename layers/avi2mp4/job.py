@@ -99,6 +99,8 @@ def run_job(
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            with contextlib.suppress(Exception):  # an expired claim is taken over; never block on this
+                previous.release(store, layout)
     return JobResult(
         source=source,
         result=result,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -134,3 +135,18 @@ def test_without_checksums_the_bytes_are_read_back(aws: LocalAws, tmp_path: Path
     s3.meta.events.register("before-parameter-build.s3.HeadObject", change_it)
     with pytest.raises(VerificationError, match="read back differ"):
         store.put_bytes("video", "x.json", b"x" * 5, "0" * 64, "application/json")
+
+
+def test_twins_converted_at_the_same_time_do_not_mix(stack: Stack, tmp_path: Path) -> None:
+    """cam/rec.AVI is being converted (its claim is held) when cam/rec.avi arrives: refused, untouched."""
+    held = json.dumps({"source": {"bucket": stack.source, "key": "cam/rec.AVI"}, "expires_at": time.time() + 600})
+    stack.s3.put_object(Bucket=stack.settings.video_bucket, Key="cam/rec.claim.json", Body=held.encode())
+
+    result = stack.invoke(stack.upload(make(tmp_path / "a.avi", *lavfi_video(1.0), "-c:v", "mjpeg"), "cam/rec.avi"))
+
+    (rejected,) = result["rejected"]
+    assert rejected["reason"].startswith("OutputConflict:") and "being converted" in rejected["reason"]
+    assert stack.keys(stack.settings.image_bucket) == []
+    assert set(stack.keys(stack.settings.video_bucket)) == {"cam/rec.claim.json", "cam/rec.rejected.json"}
+    body = stack.s3.get_object(Bucket=stack.settings.video_bucket, Key="cam/rec.claim.json")["Body"].read()
+    assert json.loads(body)["source"]["key"] == "cam/rec.AVI", "the other conversion's claim is untouched"

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from devtools.readback import lavfi_video, make
@@ -93,3 +94,37 @@ def test_an_interrupted_rerun_leaves_nothing_that_looks_complete(tmp_path: Path)
     proc.stderr.read()
     assert proc.wait(timeout=120) == 143
     assert outputs(out) == set(), "neither a manifest over half-replaced files nor orphans"
+
+
+def claim_for(out: Path, stem: str, key: str, expires_at: float) -> Path:
+    path = out / "video-mp4" / f"{stem}.claim.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"source": {"bucket": None, "key": key}, "expires_at": expires_at}))
+    return path
+
+
+def test_a_source_being_converted_holds_its_names(tmp_path: Path) -> None:
+    """rec.avi and rec.AVI converted at the same time: the second waits for nothing, it is refused."""
+    src = make(tmp_path / "rec.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    held = claim_for(out, "rec", "rec.AVI", time.time() + 600)  # another source's run in progress
+
+    refused = convert(src, "--out", out)
+
+    assert refused.returncode == 1 and "OutputConflict" in refused.stderr and "being converted" in refused.stderr
+    assert outputs(out) == {"video-mp4/rec.claim.json"} and held.exists(), "nothing written, its claim kept"
+
+    claim_for(out, "rec", "rec.AVI", time.time() - 1)  # that run was killed long ago: expired
+    taken_over = convert(src, "--out", out)
+
+    assert taken_over.returncode == 0, taken_over.stderr
+    assert outputs(out) == listed(out / "video-mp4" / "rec.manifest.json", out), "the claim is given back"
+
+
+def test_a_claim_left_by_the_same_source_is_taken_over(tmp_path: Path) -> None:
+    src = make(tmp_path / "rec.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    claim_for(out, "rec", "rec.avi", time.time() + 600)  # its own earlier attempt, killed
+
+    assert convert(src, "--out", out).returncode == 0
+    assert "video-mp4/rec.claim.json" not in outputs(out)

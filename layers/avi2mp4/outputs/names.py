@@ -69,6 +69,11 @@ class OutputLayout:
         return self.key(f"{self.stem}.manifest.json")
 
     @property
+    def claim_key(self) -> str:
+        """Held while a conversion writes under the prefix (two sources never write at once)."""
+        return self.key(f"{self.stem}.claim.json")
+
+    @property
     def rejection_key(self) -> str:
         """Where a rejected source's reason is recorded (in place of a manifest)."""
         return self.key(f"{self.stem}.rejected.json")
@@ -87,5 +92,7 @@ class OutputLayout:
         stem = re.escape(self.stem)
         if target == "image":
             return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
-        names = rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json)"
+        names = (
+            rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json)"
+        )
         return re.fullmatch(names, key) is not None

@@ -58,6 +58,18 @@ class LocalStore:
         for key in keys:
             self.delete(target, key)
 
+    def create_bytes(self, target: Target, key: str, data: bytes) -> bool:
+        path = self.path_of(target, key)
+        self._partial(path)  # makes the folder
+        try:
+            with path.open("xb") as fh:  # O_EXCL: exactly one writer wins
+                fh.write(data)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+        return True
+
     def get_bytes(self, target: Target, key: str) -> bytes | None:
         try:
             return self.path_of(target, key).read_bytes()

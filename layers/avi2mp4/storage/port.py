@@ -40,6 +40,11 @@ class Store(Protocol):
         """Remove many outputs (batched where the store can); missing keys are not an error."""
         ...
 
+    def create_bytes(self, target: Target, key: str, data: bytes) -> bool:
+        """Write a small object only if ``key`` does not exist yet; False if it does. (A store that
+        cannot write conditionally writes anyway and returns True.)"""
+        ...
+
     def get_bytes(self, target: Target, key: str) -> bytes | None:
         """A small object's bytes (a previous manifest), or None if there is none."""
         ...

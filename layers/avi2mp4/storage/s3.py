@@ -190,6 +190,18 @@ class S3Store:
                 raise StorageError(f"cannot delete {len(failed)} objects from s3://{bucket}, e.g. "
                                    f"{failed[0].get('Key')}: {failed[0].get('Message')}")  # fmt: skip
 
+    def create_bytes(self, target: Target, key: str, data: bytes) -> bool:
+        bucket = self.buckets[target]
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*", ContentType="application/json")
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+                return False
+            raise StorageError(f"cannot write s3://{bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot write s3://{bucket}/{key}: {exc}") from exc
+        return True
+
     def get_bytes(self, target: Target, key: str) -> bytes | None:
         bucket = self.buckets[target]
         try:
