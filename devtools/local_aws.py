@@ -6,8 +6,10 @@ moto is a development dependency; this package is not in the Lambda image.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -20,6 +22,7 @@ from operations.events import s3_event
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -73,6 +76,17 @@ class LocalAws:
 
     def dynamodb(self) -> DynamoDBClient:
         return self._session().client("dynamodb", endpoint_url=self.endpoint)
+
+    def stepfunctions(self) -> SFNClient:
+        return self._session().client("stepfunctions", endpoint_url=self.endpoint)
+
+    def run_state_machines(self) -> None:
+        """Have the server's Step Functions run executions (moto's ASL interpreter), not only
+        record them. Its Lambda tasks call the Invoke API at localhost:$MOTO_PORT."""
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/config", method="POST", data=body)
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     @staticmethod
     def _session() -> boto3.session.Session:

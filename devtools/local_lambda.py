@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from devtools.local_aws import local_context
 
+Handler = Callable[[dict[str, Any]], Any]
+
 
 class LocalLambda:
-    def __init__(self) -> None:
+    """``routes`` maps function names to handlers (the state machine's functions); any other name
+    runs ``handler.app.lambda_handler``."""
+
+    def __init__(self, routes: dict[str, Handler] | None = None) -> None:
+        self.routes = routes or {}
         self.invocations: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -33,11 +41,15 @@ class LocalLambda:
             def do_POST(self) -> None:
                 from handler.app import lambda_handler
 
-                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 local.invocations.append(event)
                 asynchronous = self.headers.get("X-Amz-Invocation-Type") == "Event"
+                # /2015-03-31/functions/<name or ARN>/invocations
+                name = unquote(self.path.split("/functions/")[-1].split("/")[0]).split("function:")[-1].split(":")[0]
+                route = local.routes.get(name)
                 try:
-                    result, error = lambda_handler(event, local_context()), None
+                    result = route(event) if route else lambda_handler(event, local_context())
+                    error = None
                 except Exception as exc:  # Lambda reports a function error in a header
                     result, error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}, "Unhandled"
                 body = b"" if asynchronous else json.dumps(result).encode()

@@ -102,15 +102,19 @@ def count_source_frames(path: Path) -> int:
     return int(counts[-1]) if counts else 0
 
 
-def gray_means(path: Path, width: int, height: int) -> list[float]:
-    """Mean luma of every decoded frame (full range), via the ffmpeg binary."""
+def gray_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """Every decoded frame's luma (full range), frames x height x width, via the ffmpeg binary."""
     proc = subprocess.run(
         [ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
          "-vf", "scale=out_range=pc", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
         capture_output=True, check=True,
     )  # fmt: skip
-    frames = np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, height, width)
-    return [float(f.mean()) for f in frames]
+    return np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, height, width)
+
+
+def gray_means(path: Path, width: int, height: int) -> list[float]:
+    """Mean luma of every decoded frame (full range), via the ffmpeg binary."""
+    return [float(f.mean()) for f in gray_frames(path, width, height)]
 
 
 def rgb_frame(path: Path, width: int, height: int, index: int = 0) -> np.ndarray:

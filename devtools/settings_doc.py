@@ -22,7 +22,9 @@ def _default(entry: Entry) -> str:
     value = entry.default
     if isinstance(value, bool):
         return "true" if value else "false"
-    return f"`{value}`" if value != "" else "(required)"
+    if entry.spec.required:
+        return "(required)"
+    return f"`{value}`" if value != "" else "(empty)"
 
 
 def cli_table() -> str:

@@ -34,6 +34,7 @@ from botocore.config import Config
 from avi2mp4.errors import Avi2Mp4Error
 from avi2mp4.outputs.names import is_avi
 from handler import SERVICE
+from handler.clip_steps import clean_up_task, finish_task, run_clip_task
 from handler.metrics import metrics, record_outcome
 from handler.objects import ObjectRef, ObjectResult
 from handler.process_object import TimeBudget, process_object
@@ -42,6 +43,7 @@ from handler.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"avi2mp4"})
@@ -59,10 +61,16 @@ class Runtime:
     idempotency: IdempotencyConfig
     process: Callable[..., ObjectResult]
     """``process(ref=ObjectRef)``: the idempotent conversion of one object."""
+    s3: S3Client
+    sfn: SFNClient | None
+    """Set when a state machine converts long recordings (``STATE_MACHINE_ARN``)."""
 
 
-def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None) -> Runtime:
+def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None,
+                  sfn: SFNClient | None = None) -> Runtime:  # fmt: skip
     s3_client = s3 or boto3.client("s3", config=BOTO_CONFIG)
+    if settings.state_machine_arn and sfn is None:
+        sfn = boto3.client("stepfunctions", config=BOTO_CONFIG)
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table,
         boto3_client=dynamodb or boto3.client("dynamodb", config=BOTO_CONFIG),
@@ -74,7 +82,7 @@ def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: Dyna
     )
 
     def process_one(ref: ObjectRef, budget: TimeBudget | None = None) -> ObjectResult:
-        return process_object(ref, settings, s3_client, budget)
+        return process_object(ref, settings, s3_client, budget, sfn)
 
     process = idempotent_function(
         process_one,
@@ -84,7 +92,7 @@ def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: Dyna
         output_serializer=DataclassSerializer(ObjectResult),
         key_prefix="avi2mp4-object",
     )
-    return Runtime(settings, config, process)
+    return Runtime(settings, config, process, s3_client, sfn)
 
 
 @functools.cache
@@ -104,6 +112,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if "invocationSchemaVersion" in event and "tasks" in event:  # an S3 Batch Operations job
         metrics.add_metric(name="Records", unit=MetricUnit.Count, value=len(event["tasks"]))
         return handle_batch_task(event, context, default_runtime())
+    if "one_pass" in event:  # the state machine's fallback for a recording that cannot be cut
+        metrics.add_metric(name="Records", unit=MetricUnit.Count, value=1)
+        return handle_one_pass(event["one_pass"], context, default_runtime())
     # Every invocation has at least this metric (duplicates and skips add no others).
     metrics.add_metric(name="Records", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return handle_event(event, context, default_runtime())
@@ -177,6 +188,38 @@ def handle_batch_task(event: dict[str, Any], context: LambdaContext, rt: Runtime
     else:
         response.add_result(task.build_task_batch_response("Succeeded", f"{result.status}: {result.manifest}"))
     return response.asdict()
+
+
+def handle_one_pass(task: dict[str, Any], context: LambdaContext, rt: Runtime) -> dict[str, Any]:
+    """Convert in one pass what the clip jobs found cannot be cut exactly. Not through the
+    idempotency layer: its record for this object says "handed off"; the execution is the guard."""
+    ref = ObjectRef.from_task(task["bucket"], task["key"], task.get("version_id"))
+    with logger.append_context_keys(bucket=ref.bucket, s3_key=ref.key):
+        budget = TimeBudget(context.get_remaining_time_in_millis, rt.settings.time_reserve_seconds)
+        result = process_object(ref, rt.settings, rt.s3, budget, one_pass_because=task.get("why") or "one pass asked")
+        logger.info("done in one pass", extra={"status": result.status, "manifest": result.manifest})
+    return asdict(result)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def clip_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The state machine's clip task: ``{"bucket", "key", "version_id", "clip"}``."""
+    rt = default_runtime()
+    with logger.append_context_keys(bucket=event["bucket"], s3_key=event["key"], clip=event["clip"]):
+        budget = TimeBudget(context.get_remaining_time_in_millis, rt.settings.time_reserve_seconds)
+        return run_clip_task(event, rt.settings, rt.s3, budget)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def finish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The state machine's last task (``"action": "finish"``) or its catch (``"clean_up"``)."""
+    rt = default_runtime()
+    with logger.append_context_keys(bucket=event["bucket"], s3_key=event["key"], action=event["action"]):
+        if event["action"] == "finish":
+            return finish_task(event, rt.settings, rt.s3)
+        if event["action"] == "clean_up":
+            return clean_up_task(event, rt.settings, rt.s3)
+        raise ValueError(f"unknown action {event['action']!r}: expected finish or clean_up")
 
 
 def skip_reason(ref: ObjectRef, settings: Settings) -> str | None:

@@ -49,8 +49,9 @@ class ObjectResult:
     key: str
     status: str
     """``converted``; ``rejected`` (bad input: kept, tagged, the reason recorded; not retried);
-    ``gone`` (the source no longer exists: an earlier run finished it); or ``superseded`` (a newer
-    version was uploaded under the key; its own event converts it)."""
+    ``gone`` (the source no longer exists: an earlier run finished it); ``superseded`` (a newer
+    version was uploaded under the key; its own event converts it); or ``handed_off`` (a long
+    recording, converted as clip jobs by the state machine: ``execution``)."""
     manifest: str | None = None
     clips: list[str] = field(default_factory=list)
     jpegs: int = 0
@@ -61,3 +62,5 @@ class ObjectResult:
     source_deleted: bool = False
     reason: str | None = None
     """Why a source was rejected (``ErrorType: message``)."""
+    execution: str | None = None
+    """The Step Functions execution converting a handed-off recording."""

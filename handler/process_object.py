@@ -30,12 +30,14 @@ from avi2mp4.storage.s3 import (
     tag_source,
 )
 from handler import SERVICE, workdirs
+from handler.clip_steps import hand_off
 from handler.metrics import record_conversion, record_outcome
 from handler.objects import ObjectRef, ObjectResult
 from handler.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -65,8 +67,12 @@ class TimeBudget:
             )
 
 
-def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: TimeBudget | None = None) -> ObjectResult:
-    """The job for one object. Raises on any failure a retry may fix; the source is then kept."""
+def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: TimeBudget | None = None,
+                   sfn: SFNClient | None = None, one_pass_because: str | None = None) -> ObjectResult:  # fmt: skip
+    """The job for one object. Raises on any failure a retry may fix; the source is then kept.
+
+    With a state machine (``sfn`` and ``settings.state_machine_arn``), a long recording that can be
+    cut is handed to it; ``one_pass_because`` (the state machine's own fallback) skips that."""
     for stale in workdirs.sweep_stale(settings.tmp_dir):
         logger.info("removed a work folder a killed invocation left", extra={"path": str(stale)})
     try:
@@ -78,9 +84,22 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: Tim
         # A newer upload replaced this version (it has its own event), or this one was deleted.
         logger.info("the event's version is no longer current; nothing to do")
         return ObjectResult(ref.bucket, ref.key, status="superseded")
-    require_space(settings.tmp_dir, src.size)
     source = SourceRef(key=ref.key, size=src.size, bucket=ref.bucket, etag=src.etag, version_id=src.version_id)
     store = S3Store(s3, settings.video_bucket, settings.image_bucket)
+    why = one_pass_because
+    if sfn is not None and settings.state_machine_arn and why is None:
+        try:
+            handoff = hand_off(src, source, ref.identity, settings, s3, sfn)
+        except NotRetryable as exc:
+            return reject(source, src, exc, store, s3)
+        if handoff.execution_arn is not None:
+            record_outcome("handed_off")
+            plan = handoff.plan
+            return ObjectResult(ref.bucket, ref.key, status="handed_off", execution=handoff.execution_arn,
+                                frames=plan.frames, duration_seconds=round(plan.duration_seconds, 3))  # fmt: skip
+        why = handoff.plan.sequential_because
+    require_space(settings.tmp_dir, src.size)
+    conversion = {"path": "sequential", "why": why} if why else None
     work = workdirs.create(settings.tmp_dir)
     try:
         local = work / local_name(ref.key)
@@ -89,7 +108,8 @@ def process_object(ref: ObjectRef, settings: Settings, s3: S3Client, budget: Tim
         stop = budget.check if budget is not None else None
         if stop is not None:
             stop()
-        job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog(), stop=stop)
+        job = run_job(local, source, store, settings.pipeline, tmp_root=work, progress=ProgressLog(), stop=stop,
+                      conversion=conversion)  # fmt: skip
         # Every output was verified inside run_job; only now may the source go.
         deleted = delete_source(s3, src)
         record_conversion(job, src.size)

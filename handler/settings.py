@@ -21,13 +21,15 @@ class FunctionSettings:
 
     video_bucket: str = setting("video-mp4", "VIDEO_BUCKET", doc="bucket for MP4 clips and manifests")
     image_bucket: str = setting("unlabeled-images", "IMAGE_BUCKET", doc="bucket for the JPEGs (must differ)")
-    idempotency_table: str = setting("", "IDEMPOTENCY_TABLE",
+    idempotency_table: str = setting("", "IDEMPOTENCY_TABLE", required=True,
         doc="DynamoDB table, partition key `id`, TTL on `expiration`")  # fmt: skip
     idempotency_ttl_seconds: int = setting(24 * 3600, "IDEMPOTENCY_TTL_SECONDS", minimum=60,
         doc="how long a finished object's record is kept")  # fmt: skip
     tmp_dir: str = setting("/tmp", "TMP_DIR", doc="work space for the source and its outputs")
     time_reserve_seconds: float = setting(60.0, "TIME_RESERVE_SECONDS", minimum=5, maximum=600,
         doc="stop a conversion this long before the invocation's timeout, to remove its outputs")  # fmt: skip
+    state_machine_arn: str = setting("", "STATE_MACHINE_ARN",
+        doc="state machine converting long recordings as parallel clip jobs; empty: one pass")  # fmt: skip
 
     def __post_init__(self) -> None:
         validate(self)
@@ -42,6 +44,7 @@ class Settings:
     tmp_dir: Path
     pipeline: PipelineConfig
     time_reserve_seconds: float = 60.0
+    state_machine_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -62,4 +65,5 @@ class Settings:
             tmp_dir=Path(own.tmp_dir),
             pipeline=read_env(env),
             time_reserve_seconds=own.time_reserve_seconds,
+            state_machine_arn=own.state_machine_arn,
         )

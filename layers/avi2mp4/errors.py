@@ -45,6 +45,12 @@ class NoDecodableFrames(InvalidInput):
     """A video stream exists but not one frame decodes (header-only or fully damaged file)."""
 
 
+class NotCuttable(Avi2Mp4Error):
+    """A recording cannot be converted as independent clip jobs with results identical to one pass
+    (no index, truncated, re-timed, or a clip job's frames did not match the index): it takes the
+    sequential path instead. Not a verdict on the video itself."""
+
+
 class EncoderUnavailable(Avi2Mp4Error):
     """The FFmpeg build lacks an encoder we need (libx264, aac, mjpeg)."""
 

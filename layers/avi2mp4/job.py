@@ -20,6 +20,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .media.readback import read_back
 from .outputs import previous
@@ -62,6 +63,7 @@ def run_job(
     tmp_root: Path | None = None,
     progress: ProgressHandler | None = None,
     stop: StopCheck | None = None,
+    conversion: dict[str, Any] | None = None,
 ) -> JobResult:
     """Convert the local file ``src`` (known to users as ``source``) and store every output.
 
@@ -80,13 +82,15 @@ def run_job(
                 key = layout.clip_key(out.index, out.split)
             else:
                 target, key = "image", layout.jpeg_key(out.index)
-            uploads.append(_Upload(target, key, out, pool.submit(_put, store, target, key, out, cfg.verify_clips)))
+            uploads.append(
+                _Upload(target, key, out, pool.submit(store_output, store, target, key, out, cfg.verify_clips))
+            )
 
         try:
             result = process_video(src, workdir, cfg, on_output=on_output, progress=progress, stop=stop)
             clips = {u.output.index: u.future.result() for u in uploads if u.output.kind == "clip"}
             images = {u.output.index: u.future.result() for u in uploads if u.output.kind == "jpeg"}
-            manifest = build_manifest(source, result, clips, images, cfg)
+            manifest = build_manifest(source, result, clips, images, cfg, conversion)
             data = manifest.to_json()
             manifest_object = store.put_bytes(
                 "video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(), "application/json"
@@ -112,7 +116,8 @@ def run_job(
     )
 
 
-def _put(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:
+def store_output(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:
+    """Store one finished output; a clip is first read back by the independent decoder."""
     if out.kind == "clip" and verify:
         # The file as stored: its video was decoded live while encoding (LiveReadBack).
         read_back(out.path, out.frames, decode_video=False)

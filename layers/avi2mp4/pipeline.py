@@ -8,9 +8,10 @@ frame index), never by a user-facing name: naming is ``outputs.names``'s job.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -120,20 +121,27 @@ def process_video(
     """
     require_encoders("libx264", "aac")
     workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with media_errors(src.name):
         return _convert(src, workdir, cfg, on_output, progress, stop or _never)
+
+
+@contextlib.contextmanager
+def media_errors(name: str) -> Iterator[None]:
+    """Whatever PyAV raises while converting ``name`` becomes a typed, one-line error."""
+    try:
+        yield
     except Avi2Mp4Error:
         raise
     except (MemoryError, av.ExternalError) as exc:  # x264 or a decoder could not allocate
         why = str(exc) or type(exc).__name__
-        raise ResourceLimit(f"{src.name}: out of memory converting it ({why}): give the function more memory, "
+        raise ResourceLimit(f"{name}: out of memory converting it ({why}): give the function more memory, "
                             "or convert it with the CLI on a bigger machine") from exc  # fmt: skip
     except av.FFmpegError as exc:
         if isinstance(exc, OSError) and not isinstance(exc, ValueError):
             raise  # the disk or the file system, not the video
-        raise UnsupportedVideo(f"{src.name}: FFmpeg cannot convert it: {exc}") from exc
+        raise UnsupportedVideo(f"{name}: FFmpeg cannot convert it: {exc}") from exc
     except (OverflowError, ZeroDivisionError) as exc:  # absurd header values reaching arithmetic
-        raise UnsupportedVideo(f"{src.name}: implausible stream parameters ({exc})") from exc
+        raise UnsupportedVideo(f"{name}: implausible stream parameters ({exc})") from exc
 
 
 def _never() -> None:
@@ -147,7 +155,7 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
         facts = video_facts(container, video, audio, cfg)
         decoded = DecodePass(container, video, audio, facts)
         expected = float(container.duration / av.time_base) if container.duration else None
-        jpegs = _JpegSampler(workdir, cfg, facts, on_output)
+        jpegs = JpegSampler(workdir, cfg, facts, on_output)
         finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
         rate = audio.codec_context.sample_rate if audio is not None else None
         channels = audio.codec_context.channels if audio is not None else 0
@@ -191,24 +199,23 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
         dead_frames=sorted(jpegs.dead, key=lambda d: d.index),
         decode_errors=decoded.errors.count,
         error_messages=decoded.errors.messages,
-        warnings=warnings + header_mismatches(facts, decoded),
+        warnings=warnings + header_mismatches(facts, decoded.frames, decoded.duration_seconds, decoded.audio_seconds),
     )
 
 
-def header_mismatches(facts: VideoFacts, decoded: DecodePass) -> list[str]:
-    """What the header promised and decoding did not bear out (headers lie; users should know)."""
+def header_mismatches(facts: VideoFacts, frames: int, video: float, audio: float | None) -> list[str]:
+    """What the header promised and decoding did not bear out (headers lie; users should know):
+    ``frames`` decoded, lasting ``video`` seconds, with ``audio`` seconds of sound."""
     found = []
     promised = facts.header_frames
-    if promised > 0 and abs(promised - decoded.frames) > max(2, promised // 10):
-        found.append(f"the header promises {promised} frames; {decoded.frames} decoded")
-    video = decoded.duration_seconds
-    audio = decoded.audio_seconds
+    if promised > 0 and abs(promised - frames) > max(2, promised // 10):
+        found.append(f"the header promises {promised} frames; {frames} decoded")
     if audio is not None and video > 0 and abs(audio - video) > max(1.0, video / 10):
         found.append(f"the audio lasts {audio:.2f} s, the video {video:.2f} s")
     return found
 
 
-class _JpegSampler:
+class JpegSampler:
     """Every ``frame_step``-th frame waits (at most one stride) for the judge's verdict; a kept
     one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
 
@@ -219,8 +226,10 @@ class _JpegSampler:
         self.kept: list[KeptFrame] = []
         self.dead: list[DeadFrame] = []
 
-    def observe(self, item: DecodedFrame) -> None:
-        if is_sampled(item.index, self.cfg.frame_step):
+    def observe(self, item: DecodedFrame, mine: bool = True) -> None:
+        """``mine``: whether this frame's JPEG is this pass's to write (a clip job also shows the
+        judge its neighbours' frames, for history; their verdicts are the neighbours' to act on)."""
+        if mine and is_sampled(item.index, self.cfg.frame_step):
             self.pending[item.index] = (float(item.pts * self.facts.time_base), item.frame)
         for verdict in self.judge.observe(item.index, item.frame, item.damaged):
             self._resolve(verdict)
@@ -230,6 +239,8 @@ class _JpegSampler:
             self._resolve(verdict)
 
     def _resolve(self, verdict: Verdict) -> None:
+        if verdict.index not in self.pending:
+            return  # a neighbour's frame, seen for history only
         seconds, frame = self.pending.pop(verdict.index)
         if verdict.reason is not None:
             self.dead.append(DeadFrame(verdict.index, verdict.reason))

@@ -37,6 +37,8 @@ class Spec:
     """Exclusive lower bound."""
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    required: bool = False
+    """Must be set (no default works): the reader says so when it is missing."""
 
     def rule(self) -> str:
         """The allowed values in words (used in error messages and the README)."""
@@ -193,6 +195,13 @@ class PipelineConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
+        """The inverse of ``as_dict`` (a plan carries its settings to every clip job)."""
+        values = dict(data)
+        thresholds = DeadFrameThresholds(**values.pop("dead_thresholds", {}))
+        return cls(dead_thresholds=thresholds, **values)
 
 
 def read_env(env: Mapping[str, str]) -> PipelineConfig:

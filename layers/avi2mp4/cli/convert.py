@@ -17,6 +17,7 @@ from ..errors import ConfigError, OutputConflict
 from ..job import JobResult, run_job
 from ..outputs.manifest import SourceRef
 from ..outputs.names import OutputLayout, is_avi, safe_key
+from ..parallel.local_runner import convert_with_jobs
 from ..settings import PipelineConfig
 from ..storage.local import LocalStore
 from .progress import ProgressBar
@@ -107,7 +108,10 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         try:
             stop.check()
             source = SourceRef(key=item.key, size=item.path.stat().st_size, bucket=None)
-            job = run_job(item.path, source, store, cfg, progress=bar, stop=stop.check)
+            if args.jobs > 1:
+                job = convert_with_jobs(item.path, source, store, cfg, args.jobs, progress=bar, stop=stop.check)
+            else:
+                job = run_job(item.path, source, store, cfg, progress=bar, stop=stop.check)
         except Interrupted as why:
             print(f"avi2mp4: stopped by {why} while converting {shown(item.path)}: its outputs were removed; "
                   f"{number} of {len(inputs)} inputs done", file=sys.stderr)  # fmt: skip

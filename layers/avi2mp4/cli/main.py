@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                          help="output folder (video-mp4/ and unlabeled-images/ are made in it)")  # fmt: skip
     add_setting_flags(convert)
+    convert.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                         help="convert a long recording's clips on N processes at once (default 1: one pass); "
+                              "recordings that are short or cannot be cut exactly take one pass")  # fmt: skip
     convert.add_argument("--json", action="store_true", help="print one JSON object per video")
     convert.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     convert.set_defaults(run=lambda args: run_convert(args, config_from_args(args)))
@@ -58,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         register: Callable[[Any], None] = plugin.load()
         register(sub)
     return parser
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if not 1 <= jobs <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of processes, 1..256")
+    return jobs
 
 
 def add_setting_flags(p: argparse.ArgumentParser) -> None:

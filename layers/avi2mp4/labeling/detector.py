@@ -30,6 +30,18 @@ class Verdict:
 
 
 class FrameJudge(Protocol):
+    @property
+    def history_frames(self) -> int:
+        """How many frames before a frame the judge must have seen to judge it as one pass from the
+        start would (a clip job starts this far before its clip)."""
+        ...
+
+    @property
+    def lookahead_frames(self) -> int:
+        """How many frames after a sampled frame its verdict may wait for (a clip job decodes this
+        far past its clip)."""
+        ...
+
     def observe(self, index: int, frame: VideoFrame, damaged: bool) -> list[Verdict]:
         """See decoded frame ``index``; return verdicts that are now final (any order)."""
         ...
@@ -44,6 +56,8 @@ class KeepAll:
     """No filtering (``--no-dead-filter``): every sampled frame is kept at once."""
 
     frame_step: int
+    history_frames: int = 0
+    lookahead_frames: int = 0
 
     def observe(self, index: int, frame: VideoFrame, damaged: bool) -> list[Verdict]:
         return [Verdict(index, None)] if is_sampled(index, self.frame_step) else []
@@ -65,6 +79,16 @@ class DeadFrameDetector:
     _previous_repeated: bool = False
     _run_start: int = 0
     _waiting: list[int] = field(default_factory=list)  # sampled repeats: frozen if the run grows
+
+    @property
+    def history_frames(self) -> int:
+        # A verdict depends on the run start only through "did the run start min_run frames
+        # back?"; the previous frame's state settles one frame in, a keyframe refresh one more.
+        return self.min_run + 2
+
+    @property
+    def lookahead_frames(self) -> int:
+        return self.min_run + 1
 
     def observe(self, index: int, frame: VideoFrame, damaged: bool) -> list[Verdict]:
         luma = luma_thumbnail(frame)

@@ -28,6 +28,17 @@ class AudioSplitter:
         self.received = 0
         """Samples collected so far."""
 
+    def start_at(self, position: int, floor: int) -> None:
+        """Before the first ``add``: the first sample's position on the recording's timeline (a clip
+        job decodes from mid-recording). Nothing before ``floor`` is wanted; a start after it is
+        padded with silence from ``floor``, so the clip's audio still begins with its picture."""
+        start = min(position, floor)
+        self.taken = self.received = start
+        if position > start:
+            channels = len(AudioFrame(format=SAMPLE_FORMAT, layout=self.layout, samples=0).layout.channels)
+            self._chunks.append(np.zeros((channels, position - start), dtype=np.float32))
+            self.received = position
+
     def add(self, frame: AudioFrame) -> None:
         frame.pts = None  # the resampler times by sample count; decoders' pts can jump
         for out in self._resampler.resample(frame):

@@ -54,7 +54,10 @@ class AudioRouter:
     def sample_at(self, ticks: int) -> int:
         return round(ticks * self.time_base * self.rate)
 
-    def add(self, frame: AudioFrame) -> None:
+    def add(self, frame: AudioFrame, position: int | None = None, floor_ticks: int = 0) -> None:
+        """``position``: where a clip job's first decoded sample lies on the recording's timeline."""
+        if position is not None and self.samples.received == 0:
+            self.samples.start_at(position, self.sample_at(floor_ticks))
         self.samples.add(frame)
 
     def has_reached(self, ticks: int) -> bool:

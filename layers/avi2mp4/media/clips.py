@@ -73,7 +73,10 @@ class ClipWriter:
     final (at once for a long video; at the end for a short one, after joining its segments)."""
 
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, video: VideoStream,
-                 audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
+                 audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None],
+                 only_clip: int | None = None, first_frame: int = 0) -> None:  # fmt: skip
+        """``only_clip``: a clip job's clip number (its frames alone are given; the video is known to
+        be split); ``first_frame``: the global index of the first frame given."""
         self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
         self.read_back = cfg.verify_clips
         self.time_base = facts.time_base
@@ -85,8 +88,14 @@ class ClipWriter:
         self._held: list[ClipFile] = []  # closed, but may yet be joined if the video ends short
         self._delivered: list[ClipFile] = []
         self._long = False
-        self._frames = 0
+        self._frames = first_frame
         self._video_end = 0  # ticks: end of the last frame so far
+        self._floor = 0  # ticks: no audio before this is wanted
+        if only_clip is not None:
+            self._floor = math.ceil(only_clip * self.clip_ticks)
+            self._long = True
+            if self.audio is not None:
+                self.audio.drop_whole()
 
     def begin_frame(self, pts: int) -> bool:
         """Account for the next frame (presentation order); True if it starts a clip."""
@@ -117,9 +126,9 @@ class ClipWriter:
             earlier.video_done = True
         self._close_ready()
 
-    def add_audio(self, frame: AudioFrame) -> None:
+    def add_audio(self, frame: AudioFrame, position: int | None = None) -> None:
         if self.audio is not None:
-            self.audio.add(frame)
+            self.audio.add(frame, position, self._floor)
             self._pump_audio()
 
     def finish(self) -> list[ClipFile]:
@@ -254,18 +263,19 @@ class ClipEncoder:
     presentation order and ``add_audio`` with decoded audio, then ``finish``."""
 
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, audio_rate: int | None,
-                 audio_channels: int, on_clip: Callable[[ClipFile], None]) -> None:  # fmt: skip
+                 audio_channels: int, on_clip: Callable[[ClipFile], None], only_clip: int | None = None,
+                 first_frame: int = 0) -> None:  # fmt: skip
         self.video = VideoEncoder(facts, cfg)
         audio = (audio_rate, audio_layout(audio_channels)) if audio_rate else None
-        self.writer = ClipWriter(workdir, facts, cfg, self.video.stream, audio, on_clip)
+        self.writer = ClipWriter(workdir, facts, cfg, self.video.stream, audio, on_clip, only_clip, first_frame)
 
     def add_video(self, frame: VideoFrame, pts: int) -> None:
         starts_clip = self.writer.begin_frame(pts)
         for packet in self.video.encode(frame, pts, keyframe=starts_clip):
             self.writer.add_video(packet)
 
-    def add_audio(self, frame: AudioFrame) -> None:
-        self.writer.add_audio(frame)
+    def add_audio(self, frame: AudioFrame, position: int | None = None) -> None:
+        self.writer.add_audio(frame, position)
 
     def finish(self) -> list[ClipFile]:
         for packet in self.video.flush():

@@ -12,7 +12,7 @@ from av.video.frame import VideoFrame
 from .clips import ClipEncoder, ClipFile
 from .picture import FrameConverter
 
-_Work = tuple[VideoFrame | AudioFrame, int]
+_Work = tuple[VideoFrame | AudioFrame, int]  # a frame and its pts (video) or position (audio, -1: none)
 
 
 class EncoderThread:
@@ -37,8 +37,8 @@ class EncoderThread:
         # encoder thread then only feeds x264, whose frame threads stall while it is busy.
         self._put((self.converter(frame), pts))
 
-    def add_audio(self, frame: AudioFrame) -> None:
-        self._put((frame, 0))
+    def add_audio(self, frame: AudioFrame, position: int | None = None) -> None:
+        self._put((frame, -1 if position is None else position))
 
     def finish(self) -> list[ClipFile]:
         self._put(None)
@@ -75,7 +75,7 @@ class EncoderThread:
                 if isinstance(frame, VideoFrame):
                     self.encoder.add_video(frame, pts)
                 else:
-                    self.encoder.add_audio(frame)
+                    self.encoder.add_audio(frame, None if pts < 0 else pts)
             if self._error is None:
                 self._clips = self.encoder.finish()
         except BaseException as exc:

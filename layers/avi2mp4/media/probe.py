@@ -6,9 +6,11 @@ only decides what *timeline* to use; frame counts and durations come from decodi
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 from av.audio.stream import AudioStream
@@ -37,18 +39,27 @@ class VideoFacts:
     audio_codec: str | None
 
 
-def open_input(path: Path) -> InputContainer:
-    """Open ``path`` by content (the extension is not trusted). Raises a typed error on failure."""
+MediaSource = Path | BinaryIO | io.RawIOBase
+"""A path, or a seekable binary file (an S3 object read by ranges)."""
+
+
+def open_input(path: MediaSource, name: str | None = None) -> InputContainer:
+    """Open ``path`` by content (the extension is not trusted). Raises a typed error on failure.
+    A seekable binary file object works too (an S3 object read by ranges, say)."""
+    name = name or (path.name if isinstance(path, Path) else "the source")
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size if isinstance(path, Path) else path.seek(0, io.SEEK_END)
     except OSError as exc:
-        raise UnreadableVideo(f"cannot read {path.name}: {exc.strerror}") from exc
+        raise UnreadableVideo(f"cannot read {name}: {exc.strerror or exc}") from exc
     if size == 0:
-        raise EmptyFile(f"{path.name} is empty (0 bytes)")
+        raise EmptyFile(f"{name} is empty (0 bytes)")
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        if isinstance(path, Path):
+            return av.open(str(path), metadata_errors="ignore")
+        path.seek(0)
+        return av.open(path, "r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise UnreadableVideo(f"{path.name} is not a readable video file ({exc.strerror or exc})") from exc
+        raise UnreadableVideo(f"{name} is not a readable video file ({exc.strerror or exc})") from exc
 
 
 # What AAC can carry: audio outside this is left out (with a warning), the picture still converts.

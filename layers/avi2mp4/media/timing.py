@@ -52,6 +52,15 @@ class FrameClock:
         self._last = ts
         return ts - self._origin
 
+    @classmethod
+    def starting_at(cls, frame_ticks: int, origin: int) -> FrameClock:
+        """A clock whose timestamps are relative to ``origin`` (a recording's first frame) rather
+        than to the first frame it sees: a clip job that starts mid-recording times its frames as
+        the single pass would."""
+        clock = cls(frame_ticks)
+        clock._origin = origin
+        return clock
+
     @property
     def pending(self) -> int:
         return len(self._pending)

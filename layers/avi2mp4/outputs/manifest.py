@@ -37,6 +37,9 @@ class Manifest:
     warnings: list[str]
     settings: dict[str, Any]
     software: dict[str, Any] = field(default_factory=dict)
+    conversion: dict[str, Any] = field(default_factory=dict)
+    """How it was converted: ``{"path": "single"}`` (one pass), ``{"path": "parallel", "clip_jobs":
+    N}``, or ``{"path": "sequential", "why": ...}`` (long, but not safe to cut into clip jobs)."""
     manifest_version: int = MANIFEST_VERSION
 
     def to_json(self) -> bytes:
@@ -49,6 +52,7 @@ def build_manifest(
     clips: dict[int, StoredObject],
     images: dict[int, StoredObject],
     cfg: PipelineConfig,
+    conversion: dict[str, Any] | None = None,
 ) -> Manifest:
     """``clips`` maps clip numbers, ``images`` source frame indices, to what the store wrote."""
     facts = result.facts
@@ -103,6 +107,7 @@ def build_manifest(
         warnings=result.warnings,
         settings=cfg.as_dict(),
         software={"avi2mp4": __version__, "pyav": av.__version__, "ffmpeg": _ffmpeg_version()},
+        conversion=conversion or {"path": "single"},
     )
 
 

@@ -73,6 +73,18 @@ class OutputLayout:
         """Held while a conversion writes under the prefix (two sources never write at once)."""
         return self.key(f"{self.stem}.claim.json")
 
+    def work_key(self, name: str) -> str:
+        """A clip-job path's own objects (the plan, each clip job's report): ``rec.work/plan.json``.
+        Finish removes them; their presence without a manifest means "not complete"."""
+        return self.key(f"{self.stem}.work/{name}")
+
+    @property
+    def plan_key(self) -> str:
+        return self.work_key("plan.json")
+
+    def clip_report_key(self, clip: int) -> str:
+        return self.work_key(f"clip{clip:03d}.json")
+
     @property
     def rejection_key(self) -> str:
         """Where a rejected source's reason is recorded (in place of a manifest)."""
@@ -93,6 +105,7 @@ class OutputLayout:
         if target == "image":
             return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
         names = (
-            rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json)"
+            rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json"
+            r"|\.work/plan\.json|\.work/clip\d{3,}\.json|\.work/not-cuttable\.json)"
         )
         return re.fullmatch(names, key) is not None

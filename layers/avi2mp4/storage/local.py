@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 from pathlib import Path
 from typing import ClassVar
@@ -50,9 +51,32 @@ class LocalStore:
             raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
         return self._verified(dst, key, len(data), sha256)
 
+    def verify(self, target: Target, key: str, size: int, sha256: str) -> StoredObject:
+        dst = self.path_of(target, key)
+        if not dst.is_file():
+            raise VerificationError(f"{dst} is missing")
+        digest = hashlib.sha256()
+        with dst.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise VerificationError(f"{dst}: its bytes differ from what was written")
+        return self._verified(dst, key, size, sha256)
+
     def delete(self, target: Target, key: str) -> None:
+        path = self.path_of(target, key)
         with contextlib.suppress(FileNotFoundError):
-            self.path_of(target, key).unlink()
+            path.unlink()
+        # A folder this emptied (a video's JPEG folder, its clip jobs' reports) goes too; rmdir
+        # fails on a folder that still holds anything, so nothing else is touched.
+        root = self.root / self.FOLDERS[target]
+        for folder in path.parents:
+            if folder == root or root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def delete_many(self, target: Target, keys: list[str]) -> None:
         for key in keys:

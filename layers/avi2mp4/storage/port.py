@@ -32,6 +32,11 @@ class Store(Protocol):
         """Store a small object (the manifest) and verify it."""
         ...
 
+    def verify(self, target: Target, key: str, size: int, sha256: str) -> StoredObject:
+        """Prove an output written earlier (by another process, say) is there with this size and
+        checksum; raise VerificationError otherwise."""
+        ...
+
     def delete(self, target: Target, key: str) -> None:
         """Remove an output (used to undo a failed job); a missing key is not an error."""
         ...

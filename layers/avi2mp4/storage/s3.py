@@ -169,6 +169,9 @@ class S3Store:
             raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
         return self._verify(bucket, key, len(data), sha256)
 
+    def verify(self, target: Target, key: str, size: int, sha256: str) -> StoredObject:
+        return self._verify(self.buckets[target], key, size, sha256)
+
     def delete(self, target: Target, key: str) -> None:
         bucket = self.buckets[target]
         try:

@@ -1,0 +1,135 @@
+"""A clip job: one clip of a plan converted and stored, with a small report for finish.
+
+A pure function of (plan, clip number) plus storage: a re-run writes the same keys. It never writes
+the manifest and never touches the source. On failure it removes what it stored itself (the
+clip, its JPEGs, its report) and leaves its neighbours' outputs alone: the state machine's catch or
+the local runner removes the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..job import UPLOAD_WORKERS, store_output
+from ..media.probe import MediaSource
+from ..outputs.names import OutputLayout
+from ..pipeline import OutputFile, StopCheck
+from ..settings import PipelineConfig
+from ..storage.port import Store, StoredObject, Target
+from .clip_pass import process_clip
+from .plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ClipReport:
+    """What one clip job stored and saw (JSON in the store, read by finish)."""
+
+    clip: int
+    first_frame: int
+    last_frame: int
+    start_seconds: float
+    duration_seconds: float
+    video: StoredFile
+    jpegs: list[dict[str, Any]] = field(default_factory=list)
+    """``{"frame_index", "pts_seconds", "key", "size", "sha256"}`` per kept JPEG."""
+    dead_frames: list[dict[str, Any]] = field(default_factory=list)
+    decode_errors: int = 0
+    error_messages: list[str] = field(default_factory=list)
+    steps: dict[str, int] = field(default_factory=dict)
+    last_pts: int = 0
+    audio_end: int | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ClipReport:
+        data = json.loads(raw)
+        data["video"] = StoredFile(**data["video"])
+        return cls(**data)
+
+
+def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: PipelineConfig, *,
+             tmp_root: Path | None = None, stop: StopCheck | None = None) -> ClipReport:  # fmt: skip
+    """Convert clip ``clip`` of ``plan`` from ``src`` and store its outputs and its report."""
+    layout = OutputLayout.for_key(plan.source.key)
+    workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-clip-", dir=tmp_root))
+    written: list[tuple[Target, str]] = []
+    futures: dict[tuple[str, int], Future[StoredObject]] = {}
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
+
+        def on_output(out: OutputFile) -> None:
+            target: Target = "video" if out.kind == "clip" else "image"
+            key = layout.clip_key(out.index, True) if out.kind == "clip" else layout.jpeg_key(out.index)
+            written.append((target, key))
+            futures[(out.kind, out.index)] = pool.submit(store_output, store, target, key, out, cfg.verify_clips)
+
+        try:
+            result = process_clip(src, plan, clip, workdir, cfg, on_output=on_output, stop=stop)
+            stored = {name: future.result() for name, future in futures.items()}
+            video = stored[("clip", result.clip.index)]
+            report = ClipReport(
+                clip=clip, first_frame=result.clip.first_frame, last_frame=result.clip.last_frame,
+                start_seconds=result.clip.start_seconds, duration_seconds=result.clip.duration_seconds,
+                video=StoredFile(video.key, video.size, video.sha256),
+                jpegs=[_jpeg_row(j.index, j.pts_seconds, stored[("jpeg", j.index)]) for j in result.jpegs],
+                dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
+                decode_errors=result.decode_errors, error_messages=result.error_messages,
+                steps={str(k): v for k, v in result.steps.items()}, last_pts=result.last_pts,
+                audio_end=result.audio_end,
+            )  # fmt: skip
+            data = report.to_json()
+            key = layout.clip_report_key(clip)
+            written.append(("video", key))
+            store.put_bytes("video", key, data, _sha256(data), "application/json")
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            for future in futures.values():
+                with contextlib.suppress(Exception):
+                    future.result()
+            _remove(store, written)
+            raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    log.info("clip %d of %s: frames %d..%d, %d JPEGs", clip, plan.source.key, report.first_frame,
+             report.last_frame, len(report.jpegs))  # fmt: skip
+    return report
+
+
+def _jpeg_row(index: int, seconds: float, stored: StoredObject) -> dict[str, Any]:
+    return {"frame_index": index, "pts_seconds": seconds, "key": stored.key, "size": stored.size,
+            "sha256": stored.sha256}  # fmt: skip
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _remove(store: Store, written: list[tuple[Target, str]]) -> None:
+    targets: tuple[Target, ...] = ("video", "image")
+    for target in targets:
+        keys = sorted({k for t, k in written if t == target})
+        if keys:
+            try:
+                store.delete_many(target, keys)
+            except Exception as exc:  # the state machine's catch removes the rest
+                log.warning("could not remove what clip job wrote under %s: %s", keys[0], exc)

@@ -1,0 +1,135 @@
+"""Start and finish a clip-job conversion, and clean up after a failed one.
+
+``start`` plans the recording and, when it is to be cut, claims its output names and stores the
+plan. ``finish`` trusts nothing it did not check: every clip job's report is there, the clips'
+frame ranges join into exactly ``0..frames-1``, and every clip and JPEG a report names is in the
+store with its size and checksum. Only then is the manifest written (last); the clip jobs' reports
+and the plan go, and so does anything an earlier run left under the prefix. Deleting the source is
+the caller's decision, after ``finish`` returns. ``clean_up`` removes everything a failed
+conversion wrote, keeps the source, and releases the claim.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import NotCuttable, VerificationError
+from ..job import JobResult
+from ..media.clips import ClipFile
+from ..media.probe import MediaSource
+from ..outputs import previous
+from ..outputs.manifest import SourceRef, build_manifest
+from ..outputs.names import OutputLayout
+from ..pipeline import DeadFrame, KeptFrame, PipelineResult, header_mismatches
+from ..settings import PipelineConfig
+from ..storage.port import Store
+from .clip_job import ClipReport
+from .plan import Plan, make_plan
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS_LISTED = 20
+
+
+def start(src: MediaSource, source: SourceRef, store: Store, cfg: PipelineConfig,
+          now: Callable[[], float] = time.time) -> Plan:  # fmt: skip
+    """Plan ``src``; a plan to cut is stored (``OutputLayout.plan_key``) under a claim on the names."""
+    plan = make_plan(src, source, cfg)
+    if plan.parallel:
+        layout = OutputLayout.for_key(source.key)
+        previous.claim(store, layout, source, now)  # raises OutputConflict before anything is written
+        data = plan.to_json()
+        store.put_bytes("video", layout.plan_key, data, hashlib.sha256(data).hexdigest(), "application/json")
+    return plan
+
+
+def load_plan(store: Store, source_key: str) -> Plan:
+    layout = OutputLayout.for_key(source_key)
+    data = store.get_bytes("video", layout.plan_key)
+    if data is None:
+        raise VerificationError(f"no plan at {layout.plan_key}: was the conversion cleaned up?")
+    return Plan.from_json(data)
+
+
+def finish(plan: Plan, store: Store, cfg: PipelineConfig, started: float | None = None) -> JobResult:
+    """Verify every clip job's outputs, write the manifest, tidy the prefix (see the module doc)."""
+    began = started if started is not None else time.monotonic()
+    layout = OutputLayout.for_key(plan.source.key)
+    reports = [_report(store, layout, span.index) for span in plan.clips]
+    _check_ranges(plan, reports)
+    clips = {r.clip: store.verify("video", r.video.key, r.video.size, r.video.sha256) for r in reports}
+    images = {j["frame_index"]: store.verify("image", j["key"], j["size"], j["sha256"])
+              for r in reports for j in r.jpegs}  # fmt: skip
+    result = _result(plan, reports)
+    manifest = build_manifest(plan.source, result, clips, images, cfg,
+                              {"path": "parallel", "clip_jobs": len(reports)})  # fmt: skip
+    data = manifest.to_json()
+    manifest_object = store.put_bytes("video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(),
+                                      "application/json")  # fmt: skip
+    written = {("video", o.key) for o in clips.values()} | {("image", o.key) for o in images.values()}
+    written.add(("video", layout.manifest_key))
+    stale = [k for k in previous.owned_keys(store, layout) if (k.target, k.key) not in written]
+    previous.remove(store, stale)  # the plan, the reports, what an earlier run left; the claim
+    return JobResult(
+        source=plan.source, result=result, manifest=manifest, manifest_object=manifest_object,
+        clips=[clips[r.clip] for r in reports], images=[images[f.index] for f in result.jpegs],
+        seconds=time.monotonic() - began,
+    )  # fmt: skip
+
+
+def clean_up(store: Store, source_key: str) -> None:
+    """After a failure: remove every output the layout owns (no manifest stays), release the claim."""
+    layout = OutputLayout.for_key(source_key)
+    keys = previous.owned_keys(store, layout)
+    keys.append(previous.OwnedKey("video", layout.manifest_key))
+    previous.remove(store, keys)
+    with contextlib.suppress(Exception):
+        previous.release(store, layout)
+
+
+def _report(store: Store, layout: OutputLayout, clip: int) -> ClipReport:
+    data = store.get_bytes("video", layout.clip_report_key(clip))
+    if data is None:
+        raise VerificationError(f"clip job {clip} left no report ({layout.clip_report_key(clip)})")
+    return ClipReport.from_json(data)
+
+
+def _check_ranges(plan: Plan, reports: list[ClipReport]) -> None:
+    expected = 0
+    for report in reports:
+        if report.first_frame != expected or report.last_frame < report.first_frame:
+            raise NotCuttable(f"clip {report.clip} holds frames {report.first_frame}..{report.last_frame}, "
+                              f"but frame {expected} was next: the clips do not join up")  # fmt: skip
+        expected = report.last_frame + 1
+    if expected != plan.frames:
+        raise NotCuttable(f"the clips hold {expected} frames; the index promises {plan.frames}")
+
+
+def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
+    facts = plan.facts
+    steps: collections.Counter[int] = collections.Counter()
+    for report in reports:
+        steps.update({int(k): v for k, v in report.steps.items()})
+    nominal = max(1, round(1 / (facts.fps * facts.time_base)))
+    ticks = steps.most_common(1)[0][0] if steps else nominal
+    fps = facts.fps if ticks == nominal else 1 / (ticks * facts.time_base)
+    last = reports[-1]
+    frames = last.last_frame + 1
+    duration = float((last.last_pts + ticks) * facts.time_base)
+    audio_seconds = last.audio_end / plan.audio_rate if last.audio_end is not None and plan.audio_rate else None
+    messages = [m for r in reports for m in r.error_messages][:MAX_ERRORS_LISTED]
+    return PipelineResult(
+        facts=facts, fps=fps, frames_decoded=frames, duration_seconds=duration,
+        clips=[ClipFile(r.clip, Path(r.video.key), r.first_frame, r.last_frame, r.start_seconds,
+                        r.duration_seconds, split=True) for r in reports],
+        jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"]) for r in reports for j in r.jpegs],
+        dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for r in reports for d in r.dead_frames],
+        decode_errors=sum(r.decode_errors for r in reports), error_messages=messages,
+        warnings=plan.warnings + header_mismatches(facts, frames, duration, audio_seconds),
+    )  # fmt: skip

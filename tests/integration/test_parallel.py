@@ -1,0 +1,185 @@
+"""Clip jobs give what one pass gives: the same clips, frame ranges, JPEG names and dead-frame
+verdicts, every source frame once and in order (checked pixel-wise by the independent decoder),
+and audio cut at the same samples. Files that cannot be cut take one pass, and say so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from avi2mp4.job import JobResult
+from avi2mp4.outputs.manifest import SourceRef
+from avi2mp4.parallel.local_runner import convert_with_jobs
+from avi2mp4.parallel.plan import make_plan
+from avi2mp4.settings import PipelineConfig
+from avi2mp4.storage.local import LocalStore
+from devtools.readback import audio_samples, gray_frames, lavfi_audio, lavfi_video, make
+from tests import avi_traps
+from tests.local_job import run_local_job
+
+# Scaled down: 1 s clips, split after 2 s, a JPEG every 3rd frame. The logic is that of 120/240/10.
+CFG = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, frame_step=3)
+SECONDS = 5.2  # six clips, the last one short
+SIZE = (320, 240)
+
+
+def _source(src: Path) -> SourceRef:
+    return SourceRef(key=src.name, size=src.stat().st_size)
+
+
+def _both(src: Path, tmp: Path, cfg: PipelineConfig = CFG) -> tuple[JobResult, JobResult]:
+    single = run_local_job(src, tmp / "single", cfg)
+    parallel = convert_with_jobs(src, _source(src), LocalStore(tmp / "parallel"), cfg, jobs=2)
+    return single, parallel
+
+
+def _manifest(job: JobResult) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(job.manifest_object.location).read_text())
+    return data
+
+
+def _same_outputs(single: JobResult, parallel: JobResult) -> None:
+    a, b = _manifest(single), _manifest(parallel)
+    assert b["conversion"] == {"path": "parallel", "clip_jobs": len(a["clips"])}
+    named = ("key", "first_frame", "last_frame", "frames", "start_seconds", "duration_seconds")
+    assert [{k: c[k] for k in named} for c in b["clips"]] == [{k: c[k] for k in named} for c in a["clips"]]
+    assert [(f["key"], f["frame_index"], f["pts_seconds"], f["clip"]) for f in b["frames"]] == [
+        (f["key"], f["frame_index"], f["pts_seconds"], f["clip"]) for f in a["frames"]
+    ]
+    assert b["dead_frames"] == a["dead_frames"]
+    assert b["source"] == a["source"]
+    assert b["decode_errors"]["count"] == a["decode_errors"]["count"] == 0
+    assert b["warnings"] == a["warnings"]
+
+
+def _frame_exact(src: Path, job: JobResult) -> None:
+    """Every source frame once and in order: each clip frame is nearest to the source frame of its
+    own index, not to a neighbour (a slip by one frame fails here)."""
+    source = gray_frames(src, *SIZE).astype(np.int16)
+    clips = np.concatenate([gray_frames(Path(c.location), *SIZE) for c in job.clips]).astype(np.int16)
+    assert len(clips) == len(source)
+    for i, frame in enumerate(clips):
+        near = {j: float(np.abs(frame - source[j]).mean()) for j in (i - 1, i, i + 1) if 0 <= j < len(source)}
+        assert min(near, key=near.__getitem__) == i and near[i] < 4, (i, near)
+
+
+CODECS = {
+    "mjpeg_pcm": [*lavfi_audio(SECONDS), "-c:v", "mjpeg", "-q:v", "4", "-c:a", "pcm_s16le"],
+    "mpeg4_bframes_adpcm": [*lavfi_audio(SECONDS, 22050), "-c:v", "mpeg4", "-bf", "2", "-g", "30", "-q:v", "3",
+                            "-vtag", "DX50", "-c:a", "adpcm_ms"],
+    "h264_bframes": ["-c:v", "libx264", "-bf", "3", "-g", "40", "-preset", "veryfast", "-crf", "18"],
+    "raw_bgr24": ["-c:v", "rawvideo", "-pix_fmt", "bgr24"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_clip_jobs_equal_one_pass(tmp_path: Path, codec: str) -> None:
+    src = make(tmp_path / f"{codec}.avi", *lavfi_video(SECONDS), *CODECS[codec])
+
+    single, parallel = _both(src, tmp_path)
+
+    assert len(parallel.clips) == 6
+    _same_outputs(single, parallel)
+    _frame_exact(src, parallel)
+    if "pcm" in codec or "adpcm" in codec:
+        rate = 44100 if "pcm_" in codec else 22050
+        for a, b in zip(single.clips, parallel.clips, strict=True):
+            assert audio_samples(Path(b.location), rate) == audio_samples(Path(a.location), rate)
+
+
+def test_freeze_across_a_clip_boundary_is_judged_as_in_one_pass(tmp_path: Path) -> None:
+    # Frames 15..27 repeat frame 14: a freeze from 0.6 s to 1.12 s, across the cut at 1.0 s (frame 25).
+    # Frame 27 is sampled and frozen; a clip job that knew nothing before its cut would keep it.
+    src = make(tmp_path / "freeze.avi", *lavfi_video(SECONDS), "-filter_complex",
+               "split[a][b];[a][b]freezeframes=first=15:last=27:replace=14",
+               "-c:v", "mjpeg", "-q:v", "4")  # fmt: skip
+
+    single, parallel = _both(src, tmp_path)
+
+    _same_outputs(single, parallel)
+    frozen = [d["frame_index"] for d in _manifest(parallel)["dead_frames"] if d["reason"] == "frozen"]
+    assert any(i < 25 for i in frozen) and any(i >= 25 for i in frozen), frozen  # both sides of the cut
+
+
+def test_vfr_capture_with_dropped_frames_cuts_exactly(tmp_path: Path) -> None:
+    # 15 frames dropped around the first cut: zero-byte chunks keep their time as a gap.
+    src = make(tmp_path / "vfr.avi", *lavfi_video(SECONDS), "-vf", "select='not(between(n\\,20\\,34))'",
+               "-fps_mode", "passthrough", "-c:v", "mjpeg")  # fmt: skip
+
+    single, parallel = _both(src, tmp_path)
+
+    _same_outputs(single, parallel)
+    assert _manifest(parallel)["clips"][0]["frames"] == 20
+
+
+@pytest.mark.parametrize(
+    ("trap", "why"),
+    [
+        (avi_traps.xvid_packed_bframes, "packed B-frames"),
+        (avi_traps.truncated_no_index, "no index"),
+        (avi_traps.header_1000fps, "re-timed"),
+    ],
+)
+def test_what_cannot_be_cut_takes_one_pass_and_says_so(tmp_path: Path, trap: Any, why: str) -> None:
+    src = trap(tmp_path).path
+    cfg = PipelineConfig(clip_seconds=1.0, split_after_seconds=1.0, frame_step=3)  # the traps last 2 s
+
+    job = convert_with_jobs(src, _source(src), LocalStore(tmp_path / "out"), cfg, jobs=2)
+
+    conversion = _manifest(job)["conversion"]
+    assert conversion["path"] == "sequential"
+    assert why in conversion["why"]
+    assert len(job.clips) > 1  # still split, by the single pass
+
+
+def test_plan_reads_only_header_index_and_first_packets(tmp_path: Path) -> None:
+    src = make(tmp_path / "long.avi", *lavfi_video(30.0), "-c:v", "mjpeg", "-q:v", "4")
+    reads: list[int] = []
+
+    class CountingFile:
+        def __init__(self, path: Path) -> None:
+            self.fh = path.open("rb")
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.fh.read(n)
+            reads.append(len(data))
+            return data
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return self.fh.seek(offset, whence)
+
+        def tell(self) -> int:
+            return self.fh.tell()
+
+    plan = make_plan(CountingFile(src), _source(src), CFG)  # type: ignore[arg-type]
+
+    assert plan.parallel and len(plan.clips) == 30 and plan.frames == 750
+    assert sum(reads) < src.stat().st_size / 10, (sum(reads), src.stat().st_size)
+
+
+def test_cli_jobs_flag(tmp_path: Path) -> None:
+    src = make(tmp_path / "cli.avi", *lavfi_video(SECONDS), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "avi2mp4", "convert", str(src), "--out", str(out), "--jobs", "2", "--json",
+         "--clip-seconds", "1", "--split-after", "2"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout)
+    assert line["status"] == "ok" and line["clips"] == 6 and line["frames"] == 130
+    manifest = json.loads(Path(line["manifest"]).read_text())
+    assert manifest["conversion"]["path"] == "parallel"
+    # Nothing but outputs: the plan and the clip reports are gone.
+    assert sorted(p.name for p in (out / "video-mp4").iterdir()) == [
+        "cli.manifest.json",
+        *[f"cli_part{i:03d}.mp4" for i in range(6)],
+    ]
