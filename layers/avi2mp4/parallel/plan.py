@@ -39,8 +39,8 @@ SEEK_MARGIN_FRAMES = 16
 MIN_KEYFRAME_BYTES = 64
 PACKED_PLACEHOLDER_BYTES = 8
 """Packed B-frames leave N-VOP placeholder chunks of a few bytes (6-7 with Xvid)."""
-ORIGIN_PACKETS = 64
-"""Packets read from the start to find the first frame's presentation time (and audio's)."""
+ORIGIN_PACKETS = 8
+"""Packets read from the start for the first frame's presentation time (the smallest: B-frames) and audio's."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,9 @@ def _origins(container: InputContainer, video: VideoStream, with_audio: bool) ->
 def _spans(times: list[int], keys: list[bool], stamps: list[int], facts: VideoFacts,
            cfg: PipelineConfig) -> list[ClipSpan]:  # fmt: skip
     clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
-    history = make_judge(cfg).history_frames + SEEK_MARGIN_FRAMES
+    # Decode times stand in for presentation times only where frames are not reordered.
+    intra_only = all(keys)
+    history = make_judge(cfg).history_frames + (0 if intra_only else SEEK_MARGIN_FRAMES)
     ranges: dict[int, list[int]] = {}
     for frame, ts in enumerate(times):
         clip = math.floor(ts / clip_ticks)
