@@ -21,9 +21,10 @@ def register_invoke(sub: Any) -> None:
 
 def register_demo(sub: Any) -> None:
     demo: argparse.ArgumentParser = sub.add_parser(
-        "demo", help="the S3 -> Lambda flow on an embedded local S3 + DynamoDB"
+        "demo", help="the S3 -> Lambda flow (one pass, and clip jobs on Step Functions) on an embedded local AWS"
     )
-    demo.add_argument("--seconds", type=float, default=250.0, help="length of the generated AVI (default 250)")
+    demo.add_argument("--seconds", type=float, default=250.0,
+                      help="length of the long generated AVI, converted as clip jobs (default 250; > 240 to be cut)")  # fmt: skip
     demo.set_defaults(run=_demo)
 
 
