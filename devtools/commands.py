@@ -24,7 +24,7 @@ def register_demo(sub: Any) -> None:
         "demo", help="the S3 -> Lambda flow (one pass, and clip jobs on Step Functions) on an embedded local AWS"
     )
     demo.add_argument("--seconds", type=float, default=250.0,
-                      help="length of the long AVI, converted as clip jobs (default 250; over 240 to be cut)")  # fmt: skip
+                      help="length of the long AVI (default 250; over 240 to be cut into clip jobs)")  # fmt: skip
     demo.set_defaults(run=_demo)
 
 
