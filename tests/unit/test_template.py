@@ -99,3 +99,33 @@ def test_batch_operations_role_may_only_invoke_the_function_and_use_its_prefix(r
     statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
     assert statements["InvokeTheFunction"]["Resource"] == {"Fn::GetAtt": ["Avi2Mp4Function", "Arn"]}
     assert statements["ManifestsAndReports"]["Resource"] == {"Fn::Sub": "${VideoBucket.Arn}/batch-operations/*"}
+
+
+def _statements(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for p in resource["Properties"]["Policies"] if "Statement" in p for s in p["Statement"]}
+
+
+def test_clip_jobs_run_on_a_state_machine_with_least_privilege(resources: dict[str, Any]) -> None:
+    machine = resources["ClipsStateMachine"]["Properties"]
+    assert machine["DefinitionUri"] == "statemachine/clips.asl.json"
+    subs = machine["DefinitionSubstitutions"]
+    assert subs["MaxConcurrency"] == {"Ref": "ClipConcurrency"}
+    assert subs["ClipFunctionArn"] == {"Fn::GetAtt": ["ClipFunction", "Arn"]}
+    invoked = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in machine["Policies"] if "LambdaInvokePolicy" in p}
+    assert invoked == {"ClipFunction", "FinishFunction", "Avi2Mp4Function"}
+    # One image, a handler per function.
+    assert resources["ClipFunction"]["Properties"]["ImageConfig"]["Command"] == ["handler.app.clip_handler"]
+    assert resources["FinishFunction"]["Properties"]["ImageConfig"]["Command"] == ["handler.app.finish_handler"]
+    # Clip jobs read the source and write outputs; only finish may delete a source.
+    clip = _statements(resources["ClipFunction"])
+    assert set(clip["ReadSourcesByRange"]["Action"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert not any("s3:DeleteObject" in s["Action"] and "source" in str(s["Resource"]) for s in clip.values())
+    assert "s3:DeleteObject" in _statements(resources["FinishFunction"])["DeleteConvertedSources"]["Action"]
+    # The converting function may start executions of this state machine only.
+    start = _statements(resources["Avi2Mp4Function"])["HandLongRecordingsToClipJobs"]
+    assert start["Action"] == "states:StartExecution" and "stateMachine:${AWS::StackName}-clips" in str(
+        start["Resource"]
+    )
+    env = resources["Avi2Mp4Function"]["Properties"]["Environment"]["Variables"]
+    assert "stateMachine:${AWS::StackName}-clips" in str(env["STATE_MACHINE_ARN"])
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-clips"}
