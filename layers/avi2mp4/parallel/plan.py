@@ -26,6 +26,7 @@ from typing import Any
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
+from ..errors import NotCuttable
 from ..labeling.detector import make_judge
 from ..media.decode import SeekPoint
 from ..media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
@@ -36,6 +37,8 @@ from ..settings import PipelineConfig
 PLAN_VERSION = 1
 SEEK_MARGIN_FRAMES = 16
 """Extra history before a clip: the index's times are decode times, B-frames shift presentation."""
+MAX_START_PACKETS = 1024
+"""How far into the file the first audio packet is looked for (interleaving puts it within a second)."""
 MIN_KEYFRAME_BYTES = 64
 PACKED_PLACEHOLDER_BYTES = 8
 """Packed B-frames leave N-VOP placeholder chunks of a few bytes (6-7 with Xvid)."""
@@ -140,7 +143,10 @@ def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: st
         # A few bytes flagged key are no picture to start from (packed B-frames' N-VOP placeholders).
         entries = sorted((e.timestamp, e.is_keyframe and e.size >= MIN_KEYFRAME_BYTES)
                          for e in video.index_entries if e.size > 0)  # fmt: skip
-        origin, audio_origin = _origins(container, video, audio is not None)
+        try:
+            origin, audio_origin = _origins(container, video, audio is not None)
+        except NotCuttable as exc:
+            return dataclasses.replace(plan, sequential_because=str(exc))
         times = [ts - entries[0][0] for ts, _ in entries]  # decode times: presentation within a GOP
         ticks = max(1, round(1 / (facts.fps * facts.time_base)))
         duration = float((times[-1] + ticks) * facts.time_base)
@@ -177,12 +183,15 @@ def _not_cuttable(container: InputContainer, video: VideoStream, facts: VideoFac
 
 def _origins(container: InputContainer, video: VideoStream, with_audio: bool) -> tuple[int, int | None]:
     """The first frame's presentation time (the smallest of the first packets': B-frames come
-    after the picture they precede) and the first audio timestamp, from the file's first packets."""
+    after the picture they precede) and the first audio timestamp, from the file's first packets.
+    Raises NotCuttable when the audio does not start near the video (clip audio could not be placed)."""
     container.seek(0)
     video_times: list[int] = []
     audio_origin: int | None = None
-    for packet in container.demux():
+    for count, packet in enumerate(container.demux()):
         ts = packet.pts if packet.pts is not None else packet.dts
+        if count >= MAX_START_PACKETS:
+            break
         if ts is None or packet.size == 0:
             continue
         if packet.stream.index == video.index:
@@ -191,6 +200,8 @@ def _origins(container: InputContainer, video: VideoStream, with_audio: bool) ->
             audio_origin = ts
         if len(video_times) >= ORIGIN_PACKETS and (audio_origin is not None or not with_audio):
             break
+    if with_audio and audio_origin is None:
+        raise NotCuttable(f"no audio in the first {MAX_START_PACKETS} packets: clip audio could not be placed")
     return (min(video_times) if video_times else 0), audio_origin
 
 
