@@ -92,8 +92,9 @@ def run_demo(seconds: float = 250.0, short_seconds: float = 30.0) -> int:
             print("\n3. The same event delivered again")
             started = time.monotonic()
             again = lambda_handler(event, local_context())
+            executions = len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"])
             print(f"   answered from the idempotency table in {time.monotonic() - started:.2f} s: "
-                  f"{again['done'][0]['status']}, no new work, still one execution")  # fmt: skip
+                  f"{again['done'][0]['status']}, no new work; executions: {executions}")  # fmt: skip
     return 0
 
 
