@@ -3,11 +3,11 @@ cost per frame at three resolutions.
 
     python bench/bench_deadframes.py
 
-Accuracy: labelled MJPEG and MPEG-4 clips (devtools/deadframe_truth.py), scored per frame (every
-frame decided) and per sampled frame (every 10th, as the pipeline does). Precision and recall are
-dead-vs-alive; per label, a dead label's figure is its recall and an alive label's is the share of
-its frames wrongly called dead. The anchor is FFmpeg's blackdetect + freezedetect at defaults and
-at per-frame settings, run by the ffmpeg binary over the same files.
+Accuracy: labelled MJPEG (q 2, 5, 10) and MPEG-4 (q 2, 4, 8, 12) clips (devtools/deadframe_truth.py),
+scored on the sampled frames at steps 10, 7 and 3. Precision and recall are dead-vs-alive; per
+label, a dead label's figure is its recall and an alive label's the share of its frames wrongly
+called dead. The anchor is FFmpeg's blackdetect + freezedetect at per-frame settings, run by the
+ffmpeg binary over the same files and scored on the same frames.
 Cost: thumbnail + all judgements per decoded frame, median of 5 passes over 200 frames.
 """
 
@@ -22,33 +22,36 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from avi2mp4.labeling.detector import DeadFrameDetector
-from devtools.deadframe_eval import FFMPEG_DEFAULTS, FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
-from devtools.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, write_truth_clip
+from devtools.deadframe_eval import FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
+from devtools.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, QUALITIES, write_truth_clip
+
+STEPS = (10, 7, 3)
 
 
 def row(name: str, s: Score) -> str:
     labels = " ".join(f"{lab}={s.label_rate(lab):.2f}" for lab in (*DEAD_LABELS, *ALIVE_LABELS)
-                      if s.frames_by_label[lab])  # fmt: skip
-    return f"  {name:<34} P={s.precision:.3f} R={s.recall:.3f}  {labels}"
+                      if s.frames_by_label[lab] and (lab in DEAD_LABELS or s.calls_by_label[lab]))  # fmt: skip
+    return f"  {name:<22} P={s.precision:.3f} R={s.recall:.3f}  {labels}"
 
 
 def accuracy(work: Path) -> None:
+    """Every truth clip (codecs x quantizers), scored at frame steps 10, 7 and 3, beside FFmpeg's
+    blackdetect + freezedetect at per-frame settings on the same sampled frames. Per label: a dead
+    label's recall; an alive label only where something called it dead (the share)."""
     totals: dict[str, Score] = {}
-    for codec, size in (("mjpeg", (320, 240)), ("mpeg4", (320, 240)), ("mjpeg", (1280, 720)), ("mpeg4", (1280, 720))):
-        clip = write_truth_clip(work, codec, size=size)
-        print(f"{codec} {size[0]}x{size[1]}: {len(clip.labels)} frames, "
-              f"{sum(lab in DEAD_LABELS for lab in clip.labels)} dead")  # fmt: skip
-        results = {
-            "avi2mp4, every frame": score_detector(clip, 1)[0],
-            "avi2mp4, sampled frames (1 in 10)": score_detector(clip, 10)[0],
-            "ffmpeg defaults": ffmpeg_anchor(clip, FFMPEG_DEFAULTS),
-            "ffmpeg per-frame settings": ffmpeg_anchor(clip, FFMPEG_PER_FRAME),
-        }
-        for name, score in results.items():
-            print(row(name, score))
-            totals[name] = totals[name].merge(score) if name in totals else score
+    for codec, qualities in QUALITIES.items():
+        for quality in qualities:
+            clip = write_truth_clip(work, codec, quality=quality)
+            dead = sum(lab in DEAD_LABELS for lab in clip.labels)
+            print(f"{codec} q{quality} 320x240: {len(clip.labels)} frames, {dead} dead")
+            for step in STEPS:
+                for name, score in ((f"avi2mp4, step {step}", score_detector(clip, step)[0]),
+                                    (f"ffmpeg, step {step}", ffmpeg_anchor(clip, FFMPEG_PER_FRAME, step))):  # fmt: skip
+                    print(row(name, score))
+                    key = f"{name} ({codec})"
+                    totals[key] = totals[key].merge(score) if key in totals else score
     print("all clips:")
-    for name, score in totals.items():
+    for name, score in sorted(totals.items()):
         print(row(name, score))
 
 

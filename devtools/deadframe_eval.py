@@ -97,8 +97,9 @@ def score_detector(clip: TruthClip, step: int) -> tuple[Score, Counter[str]]:
 _INTERVAL = re.compile(r"(black_start|black_end|freeze_start|freeze_end):\s*([-\d.]+)")
 
 
-def ffmpeg_anchor(clip: TruthClip, filters: str) -> Score:
-    """Per-frame scores of FFmpeg's own detectors: frames inside a reported interval are dead."""
+def ffmpeg_anchor(clip: TruthClip, filters: str, step: int = 1) -> Score:
+    """Scores of FFmpeg's own detectors on every ``step``-th frame: frames inside a reported
+    interval are dead."""
     proc = run_ffmpeg("-i", str(clip.path), "-map", "0:v:0", "-vf", filters, "-f", "null", "-")
     intervals: list[tuple[float, float]] = []
     start: dict[str, float] = {}
@@ -112,6 +113,8 @@ def ffmpeg_anchor(clip: TruthClip, filters: str) -> Score:
     intervals += [(t, end_of_clip + 1) for t in start.values()]  # still open at the end
     score = Score()
     for frame_no, label in enumerate(clip.labels):
+        if frame_no % step:
+            continue
         t = frame_no / FPS
         score.add(label, any(lo <= t + 1e-6 < hi for lo, hi in intervals))
     return score

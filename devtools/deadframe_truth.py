@@ -17,12 +17,14 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.frame import VideoFrame
+from av.video.frame import PictureType, VideoFrame
 from av.video.stream import VideoStream
 
-DEAD_LABELS = ("black", "blank", "frozen", "damaged")
-ALIVE_LABELS = ("scene", "night", "noisy-static", "partial-fade", "duplicates")
-HARD_NEGATIVES = ("night", "noisy-static", "partial-fade", "duplicates")
+DEAD_LABELS = ("black", "blank", "frozen", "damaged", "concealed")
+ALIVE_LABELS = ("scene", "night", "noisy-static", "partial-fade", "duplicates", "resumed", "exposure", "low-light")
+HARD_NEGATIVES = ("night", "noisy-static", "partial-fade", "duplicates", "resumed", "exposure", "low-light")
+QUALITIES = {"mjpeg": (2, 5, 10), "mpeg4": (2, 4, 8, 12)}
+"""Encoder quantizers the truth set is written at (qscale: lower is better)."""
 FPS = 25
 GOP = 12
 
@@ -32,6 +34,7 @@ class TruthClip:
     path: Path
     codec: str
     labels: list[str]
+    quality: int | None = None
     """Label of source frame i (its pts in 1/FPS units)."""
 
 
@@ -73,8 +76,29 @@ class _Scenes:
         rgb += self.rng.normal(0, 2, rgb.shape)
         return np.clip(rgb, 0, 255).astype(np.uint8)
 
-    def noisy(self, still: np.ndarray) -> np.ndarray:
-        return np.clip(still.astype(np.float32) + self.rng.normal(0, 4, still.shape), 0, 255).astype(np.uint8)
+    def noisy(self, still: np.ndarray, sigma: float = 4.0) -> np.ndarray:
+        return np.clip(still.astype(np.float32) + self.rng.normal(0, sigma, still.shape), 0, 255).astype(np.uint8)
+
+    def concealed(self) -> np.ndarray:
+        """A live picture whose lower half the decoder filled with flat gray after losing data."""
+        rgb = self.moving()
+        rgb[self.h // 2 :] = 128
+        return rgb
+
+    def exposure(self, i: int) -> np.ndarray:
+        """Auto-exposure hunting: the whole picture swings between dim and bright, still moving."""
+        gain = 1.0 + 0.45 * float(np.sin(i / 3.0))
+        swung: np.ndarray = np.clip(self.moving().astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        return swung
+
+    def low_light(self, i: int) -> np.ndarray:
+        """A dim, grainy scene (luma ~25-60) with a slowly moving shape: dark, not black."""
+        base = 30 + (self.xx * 25 // self.w)
+        rgb = np.stack([base, base, base], axis=-1).astype(np.float32)
+        x0 = 20 + (i * 3) % (self.w - 80)
+        rgb[self.h // 3 : self.h // 3 + 40, x0 : x0 + 40] += 25
+        rgb += self.rng.normal(0, 6, rgb.shape)
+        return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
 def _segments(s: _Scenes, codec: str) -> Iterator[tuple[str, np.ndarray]]:
@@ -114,13 +138,40 @@ def _segments(s: _Scenes, codec: str) -> Iterator[tuple[str, np.ndarray]]:
         picture = s.moving()
         yield "duplicates", picture
         yield "duplicates", picture.copy()
+    yield from scene(20)
+    for _ in range(6):
+        yield "concealed", s.concealed()
+    yield from scene(20)
+    for i in range(30):
+        yield "exposure", s.exposure(i)
+    for i in range(30):
+        yield "low-light", s.low_light(i)
+    # A feed stall on a noisy static scene: the picture repeats, then the live scene resumes on a
+    # keyframe (marked "key" below: the writer forces an I-frame there).
+    static = s.moving()
+    for _ in range(10):
+        yield "noisy-static", s.noisy(static)
+    stalled = s.noisy(static)
+    yield "noisy-static", stalled
+    for _ in range(20):
+        yield "frozen", stalled.copy()
+    for i in range(20):
+        yield ("resumed key" if i == 0 else "resumed"), s.noisy(static)
+    # Fade to white: the fade itself is alive; the white it ends on is blank.
+    for i in range(16):  # up to 85 % white: the picture's structure still shows
+        a = 0.85 * i / 15
+        yield "partial-fade", (s.moving().astype(np.float32) * (1 - a) + 255 * a).astype(np.uint8)
+    for _ in range(6):
+        yield "blank", s.flat((255, 255, 255))
     yield from scene(40)  # the damaged packet goes in here (MPEG-4)
 
 
-def write_truth_clip(directory: Path, codec: str, size: tuple[int, int] = (320, 240), seed: int = 7) -> TruthClip:
-    """Write one labelled clip (``mjpeg`` or ``mpeg4``) and return its per-frame labels."""
+def write_truth_clip(directory: Path, codec: str, size: tuple[int, int] = (320, 240), seed: int = 7,
+                     quality: int | None = None) -> TruthClip:  # fmt: skip
+    """Write one labelled clip (``mjpeg`` or ``mpeg4``, at quantizer ``quality``: default 3 for
+    MJPEG, 2-4 for MPEG-4) and return its per-frame labels."""
     width, height = size
-    path = directory / f"truth_{codec}_{width}x{height}.avi"
+    path = directory / f"truth_{codec}_{width}x{height}_q{quality or 'default'}.avi"
     labels: list[str] = []
     with av.open(str(path), "w", format="avi") as out:
         stream = out.add_stream(codec, rate=FPS)
@@ -129,16 +180,23 @@ def write_truth_clip(directory: Path, codec: str, size: tuple[int, int] = (320, 
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         stream.time_base = Fraction(1, FPS)
         stream.codec_context.gop_size = GOP
-        stream.codec_context.options = {"qscale": "3"} if codec == "mjpeg" else {"qmin": "2", "qmax": "4"}
+        q = str(quality) if quality is not None else None
+        if codec == "mjpeg":
+            stream.codec_context.options = {"qscale": q or "3"}
+        else:
+            stream.codec_context.options = {"qmin": q or "2", "qmax": q or "4"}
         for i, (label, rgb) in enumerate(_segments(_Scenes(width, height, seed), codec)):
             frame = VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
+            if label.endswith(" key"):
+                label = label.removesuffix(" key")
+                frame.pict_type = PictureType.I
             labels.append(label)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     if codec == "mpeg4":
         _damage_one_p_frame(path, labels)
-    return TruthClip(path, codec, labels)
+    return TruthClip(path, codec, labels, quality)
 
 
 def _damage_one_p_frame(path: Path, labels: list[str]) -> None:

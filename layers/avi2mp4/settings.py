@@ -150,6 +150,12 @@ class DeadFrameThresholds:
         doc="mean absolute difference (0-1) under which a frame repeats the previous one")  # fmt: skip
     refresh_diff: float = setting(0.02, "DEAD_REFRESH_DIFF", minimum=0, maximum=1,
         doc="allowance for a keyframe that re-encodes a frozen picture in an inter-coded stream")  # fmt: skip
+    settle_diff: float = setting(0.002, "DEAD_SETTLE_DIFF", minimum=0, maximum=1,
+        doc="a frame this close to the one before, then repeated exactly, is the first of a freeze")  # fmt: skip
+    flat_std: float = setting(2.0, "DEAD_FLAT_STD", minimum=0, maximum=255,
+        doc="an 8x8 block is flat when its pixels vary less than this (0-255)")  # fmt: skip
+    concealed_share: float = setting(0.25, "DEAD_CONCEALED_SHARE", minimum=0.01, maximum=1,
+        doc="a frame is concealed when a band of this share of its rows turned flat at one level")  # fmt: skip
 
     def __post_init__(self) -> None:
         validate(self)

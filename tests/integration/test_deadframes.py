@@ -5,30 +5,44 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from devtools.deadframe_eval import FFMPEG_PER_FRAME, ffmpeg_anchor, score_detector
-from devtools.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, TruthClip, write_truth_clip
+from devtools.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, QUALITIES, TruthClip, write_truth_clip
 from tests.local_job import run_local_job
 
+CLIPS = [(codec, q) for codec, qualities in QUALITIES.items() for q in qualities]
+# MPEG-4 at q >= 8 quantizes a static scene's sensor noise away: its frames decode bit-identical,
+# as a freeze's do, and its keyframes differ as little as a freeze's refresh (measured 0.002 both).
+# No pixel rule can tell them apart; the README names this limit. Everything else must hold there.
+INDISTINGUISHABLE: dict[tuple[str, int | None], set[str]] = {
+    ("mpeg4", 8): {"noisy-static", "resumed"},
+    ("mpeg4", 12): {"noisy-static", "resumed"},
+}
 
-@pytest.fixture(scope="module", params=["mjpeg", "mpeg4"])
+
+@pytest.fixture(scope="module", params=CLIPS, ids=[f"{c}-q{q}" for c, q in CLIPS])
 def truth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TruthClip:
-    return write_truth_clip(tmp_path_factory.mktemp("truth"), request.param)
+    codec, quality = request.param
+    return write_truth_clip(tmp_path_factory.mktemp("truth"), codec, quality=quality)
 
 
-@pytest.mark.parametrize("step", [1, 10], ids=["all-frames", "sampled-frames"])
+@pytest.mark.parametrize("step", [1, 10, 7, 3])
 def test_detector_meets_targets_on_ground_truth(truth: TruthClip, step: int) -> None:
     score, _ = score_detector(truth, step)
-    assert score.precision >= 0.99, score
+    limit = INDISTINGUISHABLE.get((truth.codec, truth.quality), set())
+    if not limit:
+        assert score.precision >= 0.99, score
     assert score.recall >= 0.95, score
     for label in HARD_NEGATIVES:
-        assert score.calls_by_label[label] == 0, f"dead calls on hard negative {label}"
+        if label not in limit:
+            assert score.calls_by_label[label] == 0, f"dead calls on hard negative {label}"
     for label in DEAD_LABELS:
         if score.frames_by_label[label]:
-            assert score.label_rate(label) >= 0.9, f"recall on {label}: {score.label_rate(label):.2f}"
+            assert score.label_rate(label) >= 0.95, f"recall on {label}: {score.label_rate(label):.2f}"
 
 
 def test_detector_beats_ffmpeg_anchor(truth: TruthClip) -> None:
@@ -66,6 +80,8 @@ def test_cli_counts_dead_frames_by_reason_and_can_keep_them(tmp_path: Path) -> N
     everything = json.loads(subprocess.run([*cmd, "--out", str(tmp_path / "b"), "--no-dead-filter"],
                                            capture_output=True, text=True, check=True).stdout)  # fmt: skip
 
-    assert filtered["dead"] == {"black": 2, "blank": 3, "frozen": 3}
+    sampled_dead = Counter(clip.labels[i] for i in range(0, len(clip.labels), 10) if clip.labels[i] in DEAD_LABELS)
+    assert filtered["dead"] == dict(sampled_dead)
+    assert set(sampled_dead) == {"black", "blank", "frozen", "concealed"}
     assert everything["dead"] == {}
-    assert everything["jpegs"] == filtered["jpegs"] + 8
+    assert everything["jpegs"] == filtered["jpegs"] + sum(sampled_dead.values())

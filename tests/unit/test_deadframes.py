@@ -91,7 +91,7 @@ def test_frozen_run_keeps_its_first_frame_and_needs_one_stride() -> None:
     assert all(verdicts[i] is None for i in range(22, 25)), "a 3-frame repeat is an ordinary duplicate"
 
 
-def test_every_verdict_arrives_within_one_stride() -> None:
+def test_every_verdict_arrives_within_the_lookahead() -> None:
     detector = DeadFrameDetector(lambda i: i % 10 == 0, min_run=10)
     still = structured()
     frames = [noisy(100, 40) for _ in range(5)] + [still] * 40
@@ -100,7 +100,67 @@ def test_every_verdict_arrives_within_one_stride() -> None:
         for v in detector.observe(i, frame_from(luma), False):
             decided_at[v.index] = i
     assert set(decided_at) == {0, 10, 20, 30, 40}
-    assert all(at - index <= 10 for index, at in decided_at.items())
+    assert all(at - index <= detector.lookahead_frames for index, at in decided_at.items())
+
+
+def run_keys(detector: DeadFrameDetector, frames: list[tuple[np.ndarray, bool]]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for i, (luma, key) in enumerate(frames):
+        for v in detector.observe(i, frame_from(luma, key), False):
+            out[v.index] = v.reason
+    for v in detector.finish():
+        out[v.index] = v.reason
+    return out
+
+
+def nudged(picture: np.ndarray, share: float) -> np.ndarray:
+    """``picture`` with a few pixels one level up: a mean difference of about ``share`` / 255."""
+    out = picture.copy()
+    flat = out.reshape(-1)
+    count = int(share * flat.size)
+    flat[:count] = np.minimum(flat[:count].astype(np.int16) + 1, 255).astype(np.uint8)
+    return out
+
+
+def test_a_refresh_continues_a_freeze_only_if_the_frames_after_it_repeat_it() -> None:
+    still = structured()
+    live = [(noisy(100, 40), i == 0) for i in range(4)]
+    stall = [(still, False)] * 12
+    refreshed = nudged(still, 0.5)  # a keyframe re-encoding the frozen picture: differs a little
+    resumed_live = [(nudged(still, 0.5 + 0.1 * i), False) for i in range(1, 6)]  # live, differs each frame
+    # The scene resumes on the keyframe: it and what follows are live.
+    verdicts = run_keys(every_frame(), [*live, *stall, (refreshed, True), *resumed_live])
+    assert all(verdicts[i] == "frozen" for i in range(5, 16))
+    assert all(verdicts[i] is None for i in range(16, 22)), verdicts
+    # The keyframe only refreshed the freeze: the frames after it repeat it exactly.
+    verdicts = run_keys(every_frame(), [*live, *stall, (refreshed, True), *[(refreshed, False)] * 5])
+    assert all(verdicts[i] == "frozen" for i in range(5, 22)), verdicts
+
+
+def test_an_encoder_converging_on_a_frozen_picture_starts_the_freeze() -> None:
+    still = structured()
+    moving = [(noisy(100, 40), i == 0) for i in range(5)]
+    settling = [(nudged(still, 0.4), False), (nudged(still, 0.3), False)]  # coding error shrinking
+    verdicts = run_keys(every_frame(), [*moving, (still, False), *settling, *[(nudged(still, 0.3), False)] * 12])
+    assert verdicts[5] is None, "the last live frame is kept"
+    assert all(verdicts[i] == "frozen" for i in range(6, 20)), verdicts
+    # A live static scene whose frames differ by its noise, frame after frame, is not converging.
+    static = [(nudged(still, 0.05 * (i % 2)) if i % 2 else nudged(still, 0.3), False) for i in range(12)]
+    assert all(v is None for v in run_keys(every_frame(), [*moving, *static]).values())
+
+
+def test_a_band_that_turned_flat_at_one_level_is_concealed() -> None:
+    live = [structured() for _ in range(3)]
+    damaged = structured()
+    damaged[45:] = 128  # the decoder filled the rows below the damage with one gray
+    verdicts = run(every_frame(), [*live, damaged, damaged.copy(), structured()])
+    assert verdicts[3] == "concealed" and verdicts[4] == "concealed" and verdicts[5] is None
+    # A flat band that was there all along (a wall, a sky) is the scene, not concealment.
+    assert all(v is None for v in run(every_frame(), [damaged, damaged.copy(), damaged.copy()]).values())
+    # Rows that went flat at many levels (a gradient) are no concealment either.
+    graded = structured()
+    graded[45:] = np.repeat(np.linspace(40, 200, 160).astype(np.uint8)[None, :], 45, axis=0)
+    assert run(every_frame(), [*live, graded])[3] is None
 
 
 def test_damaged_and_black_and_blank_have_reasons() -> None:
