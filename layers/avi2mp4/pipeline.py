@@ -23,6 +23,8 @@ from av.video.frame import VideoFrame
 from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedVideo
 from .labeling.detector import Verdict, make_judge
 from .labeling.jpeg import encode_jpeg, is_sampled
+from .labeling.judgements import sharpness
+from .labeling.thumbnail import luma_thumbnail
 from .media.clips import ClipEncoder, ClipFile
 from .media.decode import DecodedFrame, DecodePass
 from .media.encoder_thread import EncoderThread
@@ -56,6 +58,8 @@ class KeptFrame:
 
     index: int
     pts_seconds: float
+    sharpness: float = 0.0
+    """Variance of the Laplacian of its luma thumbnail (``labeling.judgements.sharpness``)."""
 
 
 @dataclass(frozen=True)
@@ -242,10 +246,12 @@ class JpegSampler:
         if verdict.index not in self.pending:
             return  # a neighbour's frame, seen for history only
         seconds, frame = self.pending.pop(verdict.index)
-        if verdict.reason is not None:
-            self.dead.append(DeadFrame(verdict.index, verdict.reason))
+        crisp = sharpness(luma_thumbnail(frame))
+        reason = verdict.reason or ("blurred" if crisp < self.cfg.min_sharpness else None)
+        if reason is not None:
+            self.dead.append(DeadFrame(verdict.index, reason))
             return
         path = self.workdir / f"frame-{verdict.index:06d}.jpg"
         path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
         self.on_output(describe_file("jpeg", verdict.index, path))
-        self.kept.append(KeptFrame(verdict.index, seconds))
+        self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2)))

@@ -176,6 +176,9 @@ class PipelineConfig:
         doc="drop black, blank, frozen and damaged frames from the JPEG set")  # fmt: skip
     jpeg_quality: int = setting(90, "JPEG_QUALITY", flag="--jpeg-quality", minimum=1, maximum=95,
         doc="Pillow JPEG quality")  # fmt: skip
+    min_sharpness: float = setting(0.0, "MIN_SHARPNESS", flag="--min-sharpness", minimum=0, maximum=1e9,
+        doc="drop sampled frames less sharp than this (variance of the Laplacian, as the manifest's "
+            "`sharpness`; 0 keeps all) with reason `blurred`")  # fmt: skip
     x264_preset: str = setting("veryfast", "X264_PRESET", flag="--preset", choices=X264_PRESETS,
         doc="x264 speed/size trade-off")  # fmt: skip
     x264_crf: int = setting(23, "X264_CRF", flag="--crf", minimum=0, maximum=51,

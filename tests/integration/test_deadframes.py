@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from avi2mp4.settings import PipelineConfig
 from devtools.deadframe_eval import FFMPEG_PER_FRAME, ffmpeg_anchor, score_detector
 from devtools.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, QUALITIES, TruthClip, write_truth_clip
+from devtools.readback import lavfi_video, make
 from tests.local_job import run_local_job
 
 CLIPS = [(codec, q) for codec, qualities in QUALITIES.items() for q in qualities]
@@ -85,3 +87,20 @@ def test_cli_counts_dead_frames_by_reason_and_can_keep_them(tmp_path: Path) -> N
     assert set(sampled_dead) == {"black", "blank", "frozen", "concealed"}
     assert everything["dead"] == {}
     assert everything["jpegs"] == filtered["jpegs"] + sum(sampled_dead.values())
+
+
+def test_every_kept_jpeg_has_a_sharpness_and_blurred_ones_can_be_dropped(tmp_path: Path) -> None:
+    # Frames 25..74 (1 s to 3 s) are out of focus: a Gaussian blur of sigma 5.
+    src = make(tmp_path / "focus.avi", *lavfi_video(4.0), "-vf", "gblur=sigma=5:enable='between(t,1,2.96)'",
+               "-c:v", "mjpeg", "-q:v", "3")  # fmt: skip
+
+    everything = run_local_job(src, tmp_path / "all")
+    strict = run_local_job(src, tmp_path / "strict", PipelineConfig(min_sharpness=200.0))
+
+    rows = json.loads(Path(everything.manifest_object.location).read_text())["frames"]
+    crisp = {r["frame_index"]: r["sharpness"] for r in rows}
+    assert len(crisp) == 10 and all(crisp[i] > 1000 for i in (0, 10, 20, 80, 90)), crisp
+    assert all(crisp[i] < 100 for i in (30, 40, 50, 60, 70)), crisp
+    manifest = json.loads(Path(strict.manifest_object.location).read_text())
+    assert {f["frame_index"] for f in manifest["frames"]} == {0, 10, 20, 80, 90}
+    assert manifest["dead_frames"] == [{"frame_index": i, "reason": "blurred"} for i in (30, 40, 50, 60, 70)]

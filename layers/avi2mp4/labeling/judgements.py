@@ -73,3 +73,13 @@ def is_blank(luma: Luma, spread: float = 2.5) -> bool:
 def frame_difference(a: Luma, b: Luma) -> float:
     """Mean absolute difference of two thumbnails, as a fraction of the range (0..1)."""
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) / 255.0
+
+
+def sharpness(luma: Luma) -> float:
+    """Variance of the 4-neighbour Laplacian: high for crisp edges and texture, low for a blurred
+    (out of focus, motion-smeared) picture. On the ~160 px thumbnail, so comparable across sizes."""
+    if luma.shape[0] < 3 or luma.shape[1] < 3:
+        return 0.0
+    x = luma.astype(np.int16)
+    laplacian = 4 * x[1:-1, 1:-1] - x[:-2, 1:-1] - x[2:, 1:-1] - x[1:-1, :-2] - x[1:-1, 2:]
+    return float(laplacian.var())

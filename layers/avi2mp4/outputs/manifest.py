@@ -78,6 +78,7 @@ def build_manifest(
             "location": images[f.index].location,
             "frame_index": f.index,
             "pts_seconds": round(f.pts_seconds, 6),
+            "sharpness": f.sharpness,
             "clip": next(i for lo, hi, i in clip_of_frame if lo <= f.index <= hi),
             "bytes": images[f.index].size,
             "sha256": images[f.index].sha256,

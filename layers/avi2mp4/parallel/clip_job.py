@@ -49,7 +49,7 @@ class ClipReport:
     duration_seconds: float
     video: StoredFile
     jpegs: list[dict[str, Any]] = field(default_factory=list)
-    """``{"frame_index", "pts_seconds", "key", "size", "sha256"}`` per kept JPEG."""
+    """``{"frame_index", "pts_seconds", "sharpness", "key", "size", "sha256"}`` per kept JPEG."""
     dead_frames: list[dict[str, Any]] = field(default_factory=list)
     decode_errors: int = 0
     error_messages: list[str] = field(default_factory=list)
@@ -90,7 +90,7 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
                 clip=clip, first_frame=result.clip.first_frame, last_frame=result.clip.last_frame,
                 start_seconds=result.clip.start_seconds, duration_seconds=result.clip.duration_seconds,
                 video=StoredFile(video.key, video.size, video.sha256),
-                jpegs=[_jpeg_row(j.index, j.pts_seconds, stored[("jpeg", j.index)]) for j in result.jpegs],
+                jpegs=[_jpeg_row(j.index, j.pts_seconds, j.sharpness, stored[("jpeg", j.index)]) for j in result.jpegs],
                 dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
                 decode_errors=result.decode_errors, error_messages=result.error_messages,
                 steps={str(k): v for k, v in result.steps.items()}, last_pts=result.last_pts,
@@ -115,9 +115,9 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     return report
 
 
-def _jpeg_row(index: int, seconds: float, stored: StoredObject) -> dict[str, Any]:
-    return {"frame_index": index, "pts_seconds": seconds, "key": stored.key, "size": stored.size,
-            "sha256": stored.sha256}  # fmt: skip
+def _jpeg_row(index: int, seconds: float, crisp: float, stored: StoredObject) -> dict[str, Any]:
+    return {"frame_index": index, "pts_seconds": seconds, "sharpness": crisp, "key": stored.key,
+            "size": stored.size, "sha256": stored.sha256}  # fmt: skip
 
 
 def _sha256(data: bytes) -> str:

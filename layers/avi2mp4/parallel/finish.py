@@ -135,7 +135,7 @@ def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
         facts=facts, fps=fps, frames_decoded=frames, duration_seconds=duration,
         clips=[ClipFile(r.clip, Path(r.video.key), r.first_frame, r.last_frame, r.start_seconds,
                         r.duration_seconds, split=True) for r in reports],
-        jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"]) for r in reports for j in r.jpegs],
+        jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"], j["sharpness"]) for r in reports for j in r.jpegs],
         dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for r in reports for d in r.dead_frames],
         decode_errors=sum(r.decode_errors for r in reports), error_messages=messages,
         warnings=plan.warnings + header_mismatches(facts, frames, duration, audio_seconds),
