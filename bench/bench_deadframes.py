@@ -8,6 +8,7 @@ scored on the sampled frames at steps 10, 7 and 3. Precision and recall are dead
 label, a dead label's figure is its recall and an alive label's the share of its frames wrongly
 called dead. The anchor is FFmpeg's blackdetect + freezedetect at per-frame settings, run by the
 ffmpeg binary over the same files and scored on the same frames.
+Thinning: a 5-minute corridor crossed every 50 s, converted with and without --min-change.
 Cost: thumbnail + all judgements per decoded frame, median of 5 passes over 200 frames.
 """
 
@@ -21,9 +22,14 @@ from pathlib import Path
 import numpy as np
 from av.video.frame import VideoFrame
 
+from avi2mp4.job import run_job
 from avi2mp4.labeling.detector import DeadFrameDetector
+from avi2mp4.outputs.manifest import SourceRef
+from avi2mp4.settings import PipelineConfig
+from avi2mp4.storage.local import LocalStore
 from devtools.deadframe_eval import FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
 from devtools.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, QUALITIES, write_truth_clip
+from devtools.synth import write_corridor
 
 STEPS = (10, 7, 3)
 
@@ -73,9 +79,27 @@ def cost() -> None:
         print(f"  {width}x{height}: {statistics.median(runs):.3f} ms/frame")
 
 
+def thinning(work: Path, minutes: float = 5.0, min_change: float = 0.004) -> None:
+    """--min-change on an unchanging corridor that someone crosses now and then."""
+    fps = 25
+    frames = int(minutes * 60 * fps)
+    crossings = [range(start, start + 2 * fps) for start in range(30 * fps, frames, 50 * fps)]
+    src = write_corridor(work / "corridor.avi", frames, crossings, fps=fps)
+    source = SourceRef(src.name, src.stat().st_size)
+    every = run_job(src, source, LocalStore(work / "every"), PipelineConfig())
+    thin = run_job(src, source, LocalStore(work / "thin"), PipelineConfig(min_change=min_change))
+    kept = {f.index for f in thin.result.jpegs}
+    motion = {i for r in crossings for i in r if i % 10 == 0}
+    print(f"thinning: {minutes:.0f} min corridor at {fps} fps with {len(crossings)} crossings of 2 s: "
+          f"{len(every.images)} JPEGs without --min-change, {len(thin.images)} with --min-change "
+          f"{min_change} ({1 - len(thin.images) / len(every.images):.0%} fewer); sampled frames with motion "
+          f"kept: {len(motion & kept)} of {len(motion)}")  # fmt: skip
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="avi2mp4-deadbench-") as tmp:
         accuracy(Path(tmp))
+        thinning(Path(tmp))
     cost()
 
 

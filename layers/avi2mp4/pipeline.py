@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 import av
+import numpy as np
 from av.video.frame import VideoFrame
 
 from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedVideo
 from .labeling.detector import Verdict, make_judge
 from .labeling.jpeg import encode_jpeg, is_sampled
-from .labeling.judgements import sharpness
+from .labeling.judgements import change_thumbnail, frame_difference, sharpness
 from .labeling.thumbnail import luma_thumbnail
 from .media.clips import ClipEncoder, ClipFile
 from .media.decode import DecodedFrame, DecodePass
@@ -60,6 +61,8 @@ class KeptFrame:
     pts_seconds: float
     sharpness: float = 0.0
     """Variance of the Laplacian of its luma thumbnail (``labeling.judgements.sharpness``)."""
+    change: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Its coarse picture (``labeling.judgements.change_thumbnail``) when --min-change is on."""
 
 
 @dataclass(frozen=True)
@@ -223,12 +226,17 @@ class JpegSampler:
     """Every ``frame_step``-th frame waits (at most one stride) for the judge's verdict; a kept
     one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
 
-    def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler) -> None:
+    def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler,
+                 thin: bool = True) -> None:  # fmt: skip
         self.workdir, self.cfg, self.facts, self.on_output = workdir, cfg, facts, on_output
         self.judge = make_judge(cfg)
         self.pending: dict[int, tuple[float, VideoFrame]] = {}
         self.kept: list[KeptFrame] = []
         self.dead: list[DeadFrame] = []
+        self.thin = thin
+        """Thin near-duplicates here (one pass); a clip job leaves it to finish, which alone
+        knows the last JPEG kept before its clip."""
+        self.last_change: np.ndarray | None = None
 
     def observe(self, item: DecodedFrame, mine: bool = True) -> None:
         """``mine``: whether this frame's JPEG is this pass's to write (a clip job also shows the
@@ -246,12 +254,29 @@ class JpegSampler:
         if verdict.index not in self.pending:
             return  # a neighbour's frame, seen for history only
         seconds, frame = self.pending.pop(verdict.index)
-        crisp = sharpness(luma_thumbnail(frame))
-        reason = verdict.reason or ("blurred" if crisp < self.cfg.min_sharpness else None)
+        luma = luma_thumbnail(frame)
+        crisp = sharpness(luma)
+        change = change_thumbnail(luma) if self.cfg.min_change > 0 else None
+        reason = verdict.reason or self._labeling_reason(crisp, change)
         if reason is not None:
             self.dead.append(DeadFrame(verdict.index, reason))
             return
+        if change is not None:
+            self.last_change = change
         path = self.workdir / f"frame-{verdict.index:06d}.jpg"
         path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
         self.on_output(describe_file("jpeg", verdict.index, path))
-        self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2)))
+        self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2), change))
+
+    def _labeling_reason(self, crisp: float, change: np.ndarray | None) -> str | None:
+        """Opt-in choices about live frames: too blurred, or too like the last JPEG kept."""
+        if crisp < self.cfg.min_sharpness:
+            return "blurred"
+        if change is None or not self.thin or self.last_change is None:
+            return None
+        return "near_duplicate" if is_near_duplicate(change, self.last_change, self.cfg.min_change) else None
+
+
+def is_near_duplicate(change: np.ndarray, last_kept: np.ndarray, min_change: float) -> bool:
+    """``--min-change``: too little changed since the last JPEG kept (coarse pictures compared)."""
+    return frame_difference(change, last_kept) < min_change

@@ -14,6 +14,7 @@ from avi2mp4.settings import PipelineConfig
 from devtools.deadframe_eval import FFMPEG_PER_FRAME, ffmpeg_anchor, score_detector
 from devtools.deadframe_truth import DEAD_LABELS, HARD_NEGATIVES, QUALITIES, TruthClip, write_truth_clip
 from devtools.readback import lavfi_video, make
+from devtools.synth import write_corridor
 from tests.local_job import run_local_job
 
 CLIPS = [(codec, q) for codec, qualities in QUALITIES.items() for q in qualities]
@@ -104,3 +105,18 @@ def test_every_kept_jpeg_has_a_sharpness_and_blurred_ones_can_be_dropped(tmp_pat
     manifest = json.loads(Path(strict.manifest_object.location).read_text())
     assert {f["frame_index"] for f in manifest["frames"]} == {0, 10, 20, 80, 90}
     assert manifest["dead_frames"] == [{"frame_index": i, "reason": "blurred"} for i in (30, 40, 50, 60, 70)]
+
+
+def test_min_change_thins_an_unchanging_scene_and_keeps_every_crossing(tmp_path: Path) -> None:
+    crossings = [range(200, 240), range(500, 530)]
+    src = write_corridor(tmp_path / "corridor.avi", 800, crossings)
+
+    everything = run_local_job(src, tmp_path / "all")
+    thinned = run_local_job(src, tmp_path / "thin", PipelineConfig(min_change=0.004))
+
+    kept = {f.index for f in thinned.result.jpegs}
+    assert len(everything.result.jpegs) == 80
+    assert len(kept) < 20, sorted(kept)  # the corridor is kept once, and again when someone crosses
+    assert {i for r in crossings for i in r if i % 10 == 0} <= kept, "every frame with motion is kept"
+    dropped = {d.index: d.reason for d in thinned.result.dead_frames}
+    assert set(dropped.values()) == {"near_duplicate"} and len(dropped) + len(kept) == 80

@@ -4,6 +4,7 @@ and audio cut at the same samples. Files that cannot be cut take one pass, and s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from avi2mp4.parallel.plan import make_plan
 from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.local import LocalStore
 from devtools.readback import audio_samples, gray_frames, lavfi_audio, lavfi_video, make
+from devtools.synth import write_corridor
 from tests import avi_traps
 from tests.local_job import run_local_job
 
@@ -183,3 +185,18 @@ def test_cli_jobs_flag(tmp_path: Path) -> None:
         "cli.manifest.json",
         *[f"cli_part{i:03d}.mp4" for i in range(6)],
     ]
+
+
+def test_near_duplicates_are_thinned_across_clips_as_in_one_pass(tmp_path: Path) -> None:
+    # An unchanging scene crossed twice; the JPEG kept last before a cut decides after it.
+    src = write_corridor(tmp_path / "corridor.avi", 200, [range(20, 35), range(120, 135)])
+    cfg = dataclasses.replace(CFG, min_change=0.004)
+
+    single, parallel = _both(src, tmp_path, cfg)
+
+    _same_outputs(single, parallel)
+    manifest = _manifest(parallel)
+    assert len(manifest["frames"]) < 20 < len(manifest["dead_frames"])
+    assert {d["reason"] for d in manifest["dead_frames"]} == {"near_duplicate"}
+    jpegs = sorted(p.name for p in (tmp_path / "parallel" / "unlabeled-images").rglob("*.jpg"))
+    assert len(jpegs) == len(manifest["frames"]), "the thinned JPEGs are gone from the store"

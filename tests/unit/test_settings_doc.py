@@ -18,8 +18,9 @@ def test_readme_tables_match_the_definitions() -> None:
 
 def test_every_setting_reaches_the_environment_and_the_cli() -> None:
     env = {e.spec.env: "7" for e in entries(PipelineConfig) if e.type_name in ("int", "float")}
-    cfg = read_env({**env, "SPLIT_AFTER_SECONDS": "7", "CLIP_SECONDS": "7"})
+    cfg = read_env({**env, "SPLIT_AFTER_SECONDS": "7", "CLIP_SECONDS": "7", "MIN_CHANGE": "0.5"})
     assert cfg.frame_step == 7 and cfg.jpeg_quality == 7 and cfg.x264_crf == 7
+    assert cfg.min_sharpness == 7 and cfg.min_change == 0.5
     args = vars(build_parser().parse_args(["convert", "in.avi", "--out", "out"]))
     assert {e.name for e in entries(PipelineConfig) if e.spec.flag} <= set(args)
 

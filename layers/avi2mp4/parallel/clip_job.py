@@ -8,6 +8,7 @@ the local runner removes the rest.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -19,10 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..job import UPLOAD_WORKERS, store_output
 from ..media.probe import MediaSource
 from ..outputs.names import OutputLayout
-from ..pipeline import OutputFile, StopCheck
+from ..pipeline import KeptFrame, OutputFile, StopCheck
 from ..settings import PipelineConfig
 from ..storage.port import Store, StoredObject, Target
 from .clip_pass import process_clip
@@ -49,7 +52,8 @@ class ClipReport:
     duration_seconds: float
     video: StoredFile
     jpegs: list[dict[str, Any]] = field(default_factory=list)
-    """``{"frame_index", "pts_seconds", "sharpness", "key", "size", "sha256"}`` per kept JPEG."""
+    """``{"frame_index", "pts_seconds", "sharpness", "key", "size", "sha256"}`` per kept JPEG (and
+    ``"change"``, its coarse picture, when near-duplicates are thinned)."""
     dead_frames: list[dict[str, Any]] = field(default_factory=list)
     decode_errors: int = 0
     error_messages: list[str] = field(default_factory=list)
@@ -90,7 +94,7 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
                 clip=clip, first_frame=result.clip.first_frame, last_frame=result.clip.last_frame,
                 start_seconds=result.clip.start_seconds, duration_seconds=result.clip.duration_seconds,
                 video=StoredFile(video.key, video.size, video.sha256),
-                jpegs=[_jpeg_row(j.index, j.pts_seconds, j.sharpness, stored[("jpeg", j.index)]) for j in result.jpegs],
+                jpegs=[_jpeg_row(j, stored[("jpeg", j.index)]) for j in result.jpegs],
                 dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
                 decode_errors=result.decode_errors, error_messages=result.error_messages,
                 steps={str(k): v for k, v in result.steps.items()}, last_pts=result.last_pts,
@@ -115,9 +119,20 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     return report
 
 
-def _jpeg_row(index: int, seconds: float, crisp: float, stored: StoredObject) -> dict[str, Any]:
-    return {"frame_index": index, "pts_seconds": seconds, "sharpness": crisp, "key": stored.key,
-            "size": stored.size, "sha256": stored.sha256}  # fmt: skip
+def _jpeg_row(kept: KeptFrame, stored: StoredObject) -> dict[str, Any]:
+    row = {"frame_index": kept.index, "pts_seconds": kept.pts_seconds, "sharpness": kept.sharpness,
+           "key": stored.key, "size": stored.size, "sha256": stored.sha256}  # fmt: skip
+    if kept.change is not None:  # finish thins near-duplicates across clips (--min-change)
+        row["change"] = encode_change(kept.change)
+    return row
+
+
+def encode_change(change: np.ndarray) -> dict[str, Any]:
+    return {"shape": list(change.shape), "bytes": base64.b64encode(change.tobytes()).decode()}
+
+
+def decode_change(data: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(data["bytes"]), dtype=np.uint8).reshape(data["shape"])
 
 
 def _sha256(data: bytes) -> str:

@@ -82,7 +82,7 @@ class _ClipPass:
             decoded = DecodePass(container, video, audio, facts, plan.seek_point(span))
             self.audio_rate = audio.codec_context.sample_rate if audio is not None else 0
             self.audio_channels = audio.codec_context.channels if audio is not None else 0
-            jpegs = JpegSampler(self.workdir, self.cfg, facts, self.on_output)
+            jpegs = JpegSampler(self.workdir, self.cfg, facts, self.on_output, thin=False)  # finish thins
             try:
                 ended = self._decode(decoded, jpegs)
                 jpegs.finish()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -27,10 +28,10 @@ from ..media.probe import MediaSource
 from ..outputs import previous
 from ..outputs.manifest import SourceRef, build_manifest
 from ..outputs.names import OutputLayout
-from ..pipeline import DeadFrame, KeptFrame, PipelineResult, header_mismatches
+from ..pipeline import DeadFrame, KeptFrame, PipelineResult, header_mismatches, is_near_duplicate
 from ..settings import PipelineConfig
 from ..storage.port import Store
-from .clip_job import ClipReport
+from .clip_job import ClipReport, decode_change
 from .plan import Plan, make_plan
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ def finish(plan: Plan, store: Store, cfg: PipelineConfig, started: float | None 
     layout = OutputLayout.for_key(plan.source.key)
     reports = [_report(store, layout, span.index) for span in plan.clips]
     _check_ranges(plan, reports)
+    thinned = _thin(reports, cfg.min_change)
+    if thinned:  # before the manifest: the prefix never holds more than the manifest lists
+        store.delete_many("image", sorted(j["key"] for r in reports for j in r.jpegs if j["frame_index"] in thinned))
+    reports = [_without(r, thinned) for r in reports]
     # An 8-hour recording has ~29,000 JPEGs: their checks (a HEAD each in S3) overlap.
     with ThreadPoolExecutor(max_workers=VERIFY_WORKERS, thread_name_prefix="avi2mp4-verify") as pool:
         clip_checks = {r.clip: pool.submit(store.verify, "video", r.video.key, r.video.size, r.video.sha256)
@@ -105,6 +110,32 @@ def _report(store: Store, layout: OutputLayout, clip: int) -> ClipReport:
     if data is None:
         raise VerificationError(f"clip job {clip} left no report ({layout.clip_report_key(clip)})")
     return ClipReport.from_json(data)
+
+
+def _thin(reports: list[ClipReport], min_change: float) -> set[int]:
+    """``--min-change`` across clips: a clip job cannot know the last JPEG kept before its clip, so
+    near-duplicates are decided here, in order, from each kept JPEG's coarse picture (the rule one
+    pass applies as it goes)."""
+    if min_change <= 0:
+        return set()
+    thinned: set[int] = set()
+    last = None
+    for row in (j for r in reports for j in r.jpegs):
+        change = decode_change(row["change"])
+        if last is not None and is_near_duplicate(change, last, min_change):
+            thinned.add(row["frame_index"])
+        else:
+            last = change
+    return thinned
+
+
+def _without(report: ClipReport, thinned: set[int]) -> ClipReport:
+    if not thinned:
+        return report
+    kept = [j for j in report.jpegs if j["frame_index"] not in thinned]
+    dead = report.dead_frames + [{"frame_index": j["frame_index"], "reason": "near_duplicate"}
+                                 for j in report.jpegs if j["frame_index"] in thinned]  # fmt: skip
+    return dataclasses.replace(report, jpegs=kept, dead_frames=sorted(dead, key=lambda d: d["frame_index"]))
 
 
 def _check_ranges(plan: Plan, reports: list[ClipReport]) -> None:
