@@ -77,11 +77,13 @@ def run_job(
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
         def on_output(out: OutputFile) -> None:
+            target: Target = "image" if out.kind == "jpeg" else "video"
             if out.kind == "clip":
-                target: Target = "video"
                 key = layout.clip_key(out.index, out.split)
+            elif out.kind == "review":
+                key = layout.review_key(out.index, out.split)
             else:
-                target, key = "image", layout.jpeg_key(out.index)
+                key = layout.jpeg_key(out.index)
             uploads.append(
                 _Upload(target, key, out, pool.submit(store_output, store, target, key, out, cfg.verify_clips))
             )
@@ -90,7 +92,10 @@ def run_job(
             result = process_video(src, workdir, cfg, on_output=on_output, progress=progress, stop=stop)
             clips = {u.output.index: u.future.result() for u in uploads if u.output.kind == "clip"}
             images = {u.output.index: u.future.result() for u in uploads if u.output.kind == "jpeg"}
-            manifest = build_manifest(source, result, clips, images, cfg, conversion)
+            reviews = [
+                u.future.result() for u in sorted(uploads, key=lambda u: u.output.index) if u.output.kind == "review"
+            ]
+            manifest = build_manifest(source, result, clips, images, cfg, conversion, reviews)
             data = manifest.to_json()
             manifest_object = store.put_bytes(
                 "video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(), "application/json"

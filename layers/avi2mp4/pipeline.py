@@ -25,6 +25,7 @@ from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedV
 from .labeling.detector import Verdict, make_judge
 from .labeling.jpeg import encode_jpeg, is_sampled
 from .labeling.judgements import change_thumbnail, frame_difference, sharpness
+from .labeling.review_sheet import ReviewPages
 from .labeling.thumbnail import luma_thumbnail
 from .media.clips import ClipEncoder, ClipFile
 from .media.decode import DecodedFrame, DecodePass
@@ -39,10 +40,11 @@ PROGRESS_EVERY_FRAMES = 25
 
 @dataclass(frozen=True)
 class OutputFile:
-    """A finished output in the work folder: a clip (``index`` = clip number) or a kept JPEG
-    (``index`` = source frame index)."""
+    """A finished output in the work folder: a clip (``index`` = clip number), a kept JPEG
+    (``index`` = source frame index) or a review sheet page (``index`` = page = 120 s segment;
+    ``split``: one of several pages)."""
 
-    kind: Literal["clip", "jpeg"]
+    kind: Literal["clip", "jpeg", "review"]
     index: int
     path: Path
     size: int
@@ -102,7 +104,7 @@ StopCheck = Callable[[], None]
 """Called at every decoded frame, on the decoding thread; raises to end the conversion."""
 
 
-def describe_file(kind: Literal["clip", "jpeg"], index: int, path: Path, split: bool = False,
+def describe_file(kind: Literal["clip", "jpeg", "review"], index: int, path: Path, split: bool = False,
                   frames: int = 0) -> OutputFile:  # fmt: skip
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -193,6 +195,7 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
                 raise NoDecodableFrames(f"no frame of the {facts.codec} video decodes ({why})")
             clips = encoder.finish()
             hand_over_clips()
+            jpegs.hand_over_review(paged=any(c.split for c in clips))
         except BaseException:
             encoder.abort()
             raise
@@ -233,6 +236,7 @@ class JpegSampler:
         self.pending: dict[int, tuple[float, VideoFrame]] = {}
         self.kept: list[KeptFrame] = []
         self.dead: list[DeadFrame] = []
+        self.review = ReviewPages(workdir, cfg.clip_seconds, facts.width, facts.height) if cfg.review_sheet else None
         self.thin = thin
         """Thin near-duplicates here (one pass); a clip job leaves it to finish, which alone
         knows the last JPEG kept before its clip."""
@@ -250,6 +254,15 @@ class JpegSampler:
         for verdict in self.judge.finish():
             self._resolve(verdict)
 
+    def hand_over_review(self, paged: bool) -> None:
+        """The review sheet's pages (``paged``: named by page even if there is one)."""
+        if self.review is None:
+            return
+        pages = self.review.finish()
+        for page in pages:
+            self.on_output(describe_file("review", page.number, page.path, paged or len(pages) > 1,
+                                         page.last_frame - page.first_frame + 1))  # fmt: skip
+
     def _resolve(self, verdict: Verdict) -> None:
         if verdict.index not in self.pending:
             return  # a neighbour's frame, seen for history only
@@ -258,6 +271,8 @@ class JpegSampler:
         crisp = sharpness(luma)
         change = change_thumbnail(luma) if self.cfg.min_change > 0 else None
         reason = verdict.reason or self._labeling_reason(crisp, change)
+        if self.review is not None:
+            self.review.add(verdict.index, seconds, frame, reason)
         if reason is not None:
             self.dead.append(DeadFrame(verdict.index, reason))
             return

@@ -179,6 +179,8 @@ class PipelineConfig:
     min_sharpness: float = setting(0.0, "MIN_SHARPNESS", flag="--min-sharpness", minimum=0, maximum=1e9,
         doc="drop sampled frames less sharp than this (variance of the Laplacian, as the manifest's "
             "`sharpness`; 0 keeps all) with reason `blurred`")  # fmt: skip
+    review_sheet: bool = setting(True, "REVIEW_SHEET", flag="--no-review-sheet",
+        doc="write review sheets: every sampled frame as a thumbnail, dropped ones dimmed, reason on them")  # fmt: skip
     min_change: float = setting(0.0, "MIN_CHANGE", flag="--min-change", minimum=0, maximum=1,
         doc="drop a sampled frame whose mean difference (0-1) from the last kept JPEG is below this, "
             "with reason `near_duplicate` (0 keeps all)")  # fmt: skip

@@ -158,7 +158,7 @@ def test_handler_runs_as_lambda_runs_it(sandbox: Sandbox, aws: LocalAws, tmp_pat
     assert report["code"] == shipped, "the image holds exactly the code the function runs"
     (done,) = report["result"]["done"]
     assert done["status"] == "converted" and done["source_deleted"]
-    assert stack.keys(s.video_bucket) == ["cam.manifest.json", "cam.mp4"]
+    assert stack.keys(s.video_bucket) == ["cam.manifest.json", "cam.mp4", "cam.review.jpg"]
     assert snapshot(sandbox.task) == before, "something wrote beside the code"
     assert list(sandbox.tmp.iterdir()) == [], "left behind in /tmp"
     assert "Read-only file system" not in proc.stderr

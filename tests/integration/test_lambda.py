@@ -23,7 +23,8 @@ def avi(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make(d / "rec.avi", *lavfi_video(3.0), *lavfi_audio(3.0), "-c:v", "mjpeg", "-c:a", "pcm_s16le")
 
 
-EXPECTED_VIDEO = ["cams/rec.manifest.json"] + [f"cams/rec_part{i:03d}.mp4" for i in range(3)]
+EXPECTED_VIDEO = (["cams/rec.manifest.json"] + [f"cams/rec_part{i:03d}.mp4" for i in range(3)]
+                  + [f"cams/rec_review{i:03d}.jpg" for i in range(3)])  # fmt: skip
 EXPECTED_IMAGES = [f"cams/rec/rec_f{i:06d}.jpg" for i in range(0, 75, 10)]
 
 
@@ -86,7 +87,7 @@ def test_ten_objects_in_one_event(stack: Stack, tmp_path: Path) -> None:
 
     assert len(result["done"]) == 10
     assert stack.keys(stack.settings.video_bucket) == sorted(
-        [f"batch/cam{i}.mp4" for i in range(10)] + [f"batch/cam{i}.manifest.json" for i in range(10)]
+        [f"batch/cam{i}{suffix}" for i in range(10) for suffix in (".mp4", ".manifest.json", ".review.jpg")]
     )
     assert stack.keys(stack.source) == []
 
@@ -100,7 +101,9 @@ def test_encoded_and_uppercase_keys(stack: Stack, tmp_path: Path, key: str) -> N
     stack.invoke(event)
 
     stem = key.rsplit(".", 1)[0]
-    assert stack.keys(stack.settings.video_bucket) == sorted([f"{stem}.mp4", f"{stem}.manifest.json"])
+    assert stack.keys(stack.settings.video_bucket) == sorted(
+        [f"{stem}.mp4", f"{stem}.manifest.json", f"{stem}.review.jpg"]
+    )
     name = stem.rsplit("/", 1)[-1]
     assert f"{stem}/{name}_f000000.jpg" in stack.keys(stack.settings.image_bucket)
 
@@ -172,7 +175,7 @@ def test_upload_failure_keeps_source_and_retry_completes_cleanly(aws: Any, avi: 
     result = stack.invoke(event)  # the async retry
 
     assert result["done"][0]["status"] == "converted"
-    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4"]
+    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4", "cams/rec.review.jpg"]
     assert stack.keys(stack.settings.image_bucket) == EXPECTED_IMAGES
     assert not stack.exists(stack.source, "cams/rec.avi")
 
@@ -213,4 +216,4 @@ def test_concurrent_duplicate_waits_for_the_first(aws: Any, avi: Path, tmp_path:
     worker.join(timeout=120)
     assert first["done"][0]["status"] == "converted"
     assert stack.invoke(event) == first, "the retry gets the first delivery's result"
-    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4"]
+    assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4", "cams/rec.review.jpg"]

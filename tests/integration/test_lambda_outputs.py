@@ -27,7 +27,8 @@ from tests.integration.stack import Stack, make_stack
 def manifest_listing(stack: Stack, key: str) -> tuple[set[str], set[str]]:
     body = stack.s3.get_object(Bucket=stack.settings.video_bucket, Key=key)["Body"].read()
     data = json.loads(body)
-    return {c["key"] for c in data["clips"]} | {key}, {f["key"] for f in data["frames"]}
+    video = {c["key"] for c in data["clips"]} | {r["key"] for r in data["review_sheets"]} | {key}
+    return video, {f["key"] for f in data["frames"]}
 
 
 def test_extension_case_twins_do_not_share_outputs(stack: Stack, tmp_path: Path) -> None:
@@ -54,7 +55,8 @@ def test_a_shorter_reupload_replaces_every_output(stack: Stack, tmp_path: Path) 
 
     assert again["done"][0]["status"] == "converted"
     video, images = manifest_listing(stack, "cam/rec.manifest.json")
-    assert set(stack.keys(stack.settings.video_bucket)) == video == {"cam/rec.mp4", "cam/rec.manifest.json"}
+    assert set(stack.keys(stack.settings.video_bucket)) == video == {"cam/rec.mp4", "cam/rec.manifest.json",
+                                                                      "cam/rec.review.jpg"}  # fmt: skip
     assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3
 
 

@@ -27,7 +27,7 @@ def outputs(out: Path) -> set[str]:
 
 def listed(manifest: Path, out: Path) -> set[str]:
     data = json.loads(manifest.read_text())
-    rows = [*data["clips"], *data["frames"]]
+    rows = [*data["clips"], *data["frames"], *data["review_sheets"]]
     return {Path(r["location"]).relative_to(out).as_posix() for r in rows} | {manifest.relative_to(out).as_posix()}
 
 
@@ -69,13 +69,14 @@ def test_a_rerun_leaves_exactly_what_its_manifest_lists(tmp_path: Path) -> None:
     manifest = out / "video-mp4" / "rec.manifest.json"
     first = convert(src, "--out", out, "--clip-seconds", "1", "--split-after", "2", "--frame-step", "2")
     assert first.returncode == 0, first.stderr
-    assert (out / "video-mp4" / "rec_part004.mp4").is_file() and len(outputs(out)) == 5 + 63 + 1
+    assert (out / "video-mp4" / "rec_part004.mp4").is_file()
+    assert len(outputs(out)) == 5 + 63 + 5 + 1  # clips, JPEGs, a review page per clip, the manifest
 
     again = convert(src, "--out", out, "--frame-step", "25")  # whole, 5 JPEGs
 
     assert again.returncode == 0, again.stderr
     assert outputs(out) == listed(manifest, out)
-    assert len(outputs(out)) == 1 + 5 + 1
+    assert len(outputs(out)) == 1 + 5 + 1 + 1  # the video, JPEGs, one review page, the manifest
 
 
 def test_an_interrupted_rerun_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def _same_outputs(single: JobResult, parallel: JobResult) -> None:
         (f["key"], f["frame_index"], f["pts_seconds"], f["clip"]) for f in a["frames"]
     ]
     assert b["dead_frames"] == a["dead_frames"]
+    assert [r["key"] for r in b["review_sheets"]] == [r["key"] for r in a["review_sheets"]]
     assert b["source"] == a["source"]
     assert b["decode_errors"]["count"] == a["decode_errors"]["count"] == 0
     assert b["warnings"] == a["warnings"]
@@ -184,6 +185,7 @@ def test_cli_jobs_flag(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "video-mp4").iterdir()) == [
         "cli.manifest.json",
         *[f"cli_part{i:03d}.mp4" for i in range(6)],
+        *[f"cli_review{i:03d}.jpg" for i in range(5)],  # the last clip (frames 125..129) has no sampled frame
     ]
 
 

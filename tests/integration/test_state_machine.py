@@ -113,7 +113,8 @@ def test_long_recording_goes_through_the_state_machine(deployed: Deployed, tmp_p
         f"{stack.source}/cams/long.avi#{event['Records'][0]['s3']['object']['versionId']}"
     )
     videos = stack.keys(stack.settings.video_bucket)
-    assert videos == ["cams/long.manifest.json", *[f"cams/long_part{i:03d}.mp4" for i in range(6)]]
+    assert videos == ["cams/long.manifest.json", *[f"cams/long_part{i:03d}.mp4" for i in range(6)],
+                      *[f"cams/long_review{i:03d}.jpg" for i in range(6)]]  # fmt: skip
     manifest = json.loads(stack.s3.get_object(Bucket=stack.settings.video_bucket, Key=videos[0])["Body"].read())
     assert manifest["conversion"] == {"path": "parallel", "clip_jobs": 6}
     assert [c["first_frame"] for c in manifest["clips"]] == [0, 25, 50, 75, 100, 125]

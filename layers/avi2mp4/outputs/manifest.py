@@ -37,6 +37,8 @@ class Manifest:
     warnings: list[str]
     settings: dict[str, Any]
     software: dict[str, Any] = field(default_factory=dict)
+    review_sheets: list[dict[str, Any]] = field(default_factory=list)
+    """Pages of thumbnails of every sampled frame (dropped ones dimmed, with their reason)."""
     conversion: dict[str, Any] = field(default_factory=dict)
     """How it was converted: ``{"path": "single"}`` (one pass), ``{"path": "parallel", "clip_jobs":
     N}``, or ``{"path": "sequential", "why": ...}`` (long, but not safe to cut into clip jobs)."""
@@ -53,6 +55,7 @@ def build_manifest(
     images: dict[int, StoredObject],
     cfg: PipelineConfig,
     conversion: dict[str, Any] | None = None,
+    reviews: list[StoredObject] | None = None,
 ) -> Manifest:
     """``clips`` maps clip numbers, ``images`` source frame indices, to what the store wrote."""
     facts = result.facts
@@ -108,6 +111,9 @@ def build_manifest(
         warnings=result.warnings,
         settings=cfg.as_dict(),
         software={"avi2mp4": __version__, "pyav": av.__version__, "ffmpeg": _ffmpeg_version()},
+        review_sheets=[
+            {"key": r.key, "location": r.location, "bytes": r.size, "sha256": r.sha256} for r in reviews or []
+        ],
         conversion=conversion or {"path": "single"},
     )
 

@@ -64,6 +64,10 @@ class OutputLayout:
         """``rec/rec_f000120.jpg``: the source frame index (0-based, presentation order)."""
         return self.key(f"{self.stem}/{self.stem}_f{frame_index:06d}.jpg")
 
+    def review_key(self, page: int, paged: bool) -> str:
+        """``rec.review.jpg`` for a one-page sheet, ``rec_review000.jpg``... (one per 120 s segment)."""
+        return self.key(f"{self.stem}_review{page:03d}.jpg" if paged else f"{self.stem}.review.jpg")
+
     @property
     def manifest_key(self) -> str:
         return self.key(f"{self.stem}.manifest.json")
@@ -106,6 +110,7 @@ class OutputLayout:
             return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
         names = (
             rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json"
+            r"|\.review\.jpg|_review\d{3,}\.jpg"
             r"|\.work/plan\.json|\.work/clip\d{3,}\.json|\.work/not-cuttable\.json)"
         )
         return re.fullmatch(names, key) is not None

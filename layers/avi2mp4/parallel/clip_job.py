@@ -60,6 +60,8 @@ class ClipReport:
     steps: dict[str, int] = field(default_factory=dict)
     last_pts: int = 0
     audio_end: int | None = None
+    review: StoredFile | None = None
+    """The clip's review sheet page (``OutputLayout.review_key(clip, True)``), if sheets are on."""
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -68,6 +70,7 @@ class ClipReport:
     def from_json(cls, raw: bytes) -> ClipReport:
         data = json.loads(raw)
         data["video"] = StoredFile(**data["video"])
+        data["review"] = StoredFile(**data["review"]) if data.get("review") else None
         return cls(**data)
 
 
@@ -81,8 +84,13 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
         def on_output(out: OutputFile) -> None:
-            target: Target = "video" if out.kind == "clip" else "image"
-            key = layout.clip_key(out.index, True) if out.kind == "clip" else layout.jpeg_key(out.index)
+            target: Target = "image" if out.kind == "jpeg" else "video"
+            if out.kind == "clip":
+                key = layout.clip_key(out.index, True)
+            elif out.kind == "review":
+                key = layout.review_key(out.index, True)
+            else:
+                key = layout.jpeg_key(out.index)
             written.append((target, key))
             futures[(out.kind, out.index)] = pool.submit(store_output, store, target, key, out, cfg.verify_clips)
 
@@ -94,6 +102,7 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
                 clip=clip, first_frame=result.clip.first_frame, last_frame=result.clip.last_frame,
                 start_seconds=result.clip.start_seconds, duration_seconds=result.clip.duration_seconds,
                 video=StoredFile(video.key, video.size, video.sha256),
+                review=_file(stored.get(("review", clip))),
                 jpegs=[_jpeg_row(j, stored[("jpeg", j.index)]) for j in result.jpegs],
                 dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
                 decode_errors=result.decode_errors, error_messages=result.error_messages,
@@ -117,6 +126,10 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     log.info("clip %d of %s: frames %d..%d, %d JPEGs", clip, plan.source.key, report.first_frame,
              report.last_frame, len(report.jpegs))  # fmt: skip
     return report
+
+
+def _file(stored: StoredObject | None) -> StoredFile | None:
+    return StoredFile(stored.key, stored.size, stored.sha256) if stored is not None else None
 
 
 def _jpeg_row(kept: KeptFrame, stored: StoredObject) -> dict[str, Any]:

@@ -95,6 +95,7 @@ class _ClipPass:
                 raise
         frames = clip.last_frame - clip.first_frame + 1
         self.on_output(describe_file("clip", clip.index, clip.path, True, frames))
+        jpegs.hand_over_review(paged=True)  # this clip's page
         audio_end = None
         if ended and decoded.first_audio_sample is not None:
             audio_end = decoded.first_audio_sample + decoded.audio_samples

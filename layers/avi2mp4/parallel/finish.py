@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import NotCuttable, VerificationError
 from ..job import JobResult
+from ..labeling.review_sheet import Layout, mark
 from ..media.clips import ClipFile
 from ..media.probe import MediaSource
 from ..outputs import previous
@@ -31,7 +32,7 @@ from ..outputs.names import OutputLayout
 from ..pipeline import DeadFrame, KeptFrame, PipelineResult, header_mismatches, is_near_duplicate
 from ..settings import PipelineConfig
 from ..storage.port import Store
-from .clip_job import ClipReport, decode_change
+from .clip_job import ClipReport, StoredFile, decode_change
 from .plan import Plan, make_plan
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def finish(plan: Plan, store: Store, cfg: PipelineConfig, started: float | None 
     thinned = _thin(reports, cfg.min_change)
     if thinned:  # before the manifest: the prefix never holds more than the manifest lists
         store.delete_many("image", sorted(j["key"] for r in reports for j in r.jpegs if j["frame_index"] in thinned))
+        reports = [_mark_review(store, plan, r, thinned) for r in reports]
     reports = [_without(r, thinned) for r in reports]
     # An 8-hour recording has ~29,000 JPEGs: their checks (a HEAD each in S3) overlap.
     with ThreadPoolExecutor(max_workers=VERIFY_WORKERS, thread_name_prefix="avi2mp4-verify") as pool:
@@ -76,15 +78,18 @@ def finish(plan: Plan, store: Store, cfg: PipelineConfig, started: float | None 
                        for r in reports}  # fmt: skip
         image_checks = {j["frame_index"]: pool.submit(store.verify, "image", j["key"], j["size"], j["sha256"])
                         for r in reports for j in r.jpegs}  # fmt: skip
+        review_checks = [pool.submit(store.verify, "video", r.review.key, r.review.size, r.review.sha256)
+                         for r in reports if r.review is not None]  # fmt: skip
         clips = {clip: check.result() for clip, check in clip_checks.items()}
         images = {index: check.result() for index, check in image_checks.items()}
+        reviews = [check.result() for check in review_checks]
     result = _result(plan, reports)
     manifest = build_manifest(plan.source, result, clips, images, cfg,
-                              {"path": "parallel", "clip_jobs": len(reports)})  # fmt: skip
+                              {"path": "parallel", "clip_jobs": len(reports)}, reviews)  # fmt: skip
     data = manifest.to_json()
     manifest_object = store.put_bytes("video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(),
                                       "application/json")  # fmt: skip
-    written = {("video", o.key) for o in clips.values()} | {("image", o.key) for o in images.values()}
+    written = {("video", o.key) for o in [*clips.values(), *reviews]} | {("image", o.key) for o in images.values()}
     written.add(("video", layout.manifest_key))
     stale = [k for k in previous.owned_keys(store, layout) if (k.target, k.key) not in written]
     previous.remove(store, stale)  # the plan, the reports, what an earlier run left; the claim
@@ -127,6 +132,21 @@ def _thin(reports: list[ClipReport], min_change: float) -> set[int]:
         else:
             last = change
     return thinned
+
+
+def _mark_review(store: Store, plan: Plan, report: ClipReport, thinned: set[int]) -> ClipReport:
+    """Dim the thinned frames on the clip's review page too (it was drawn before finish decided)."""
+    marked = {j["frame_index"] for j in report.jpegs} & thinned
+    if report.review is None or not marked:
+        return report
+    sampled = sorted([j["frame_index"] for j in report.jpegs] + [d["frame_index"] for d in report.dead_frames])
+    page = store.get_bytes("video", report.review.key)
+    if page is None:
+        raise VerificationError(f"clip job {report.clip}'s review sheet {report.review.key} is missing")
+    layout = Layout.for_frame(plan.facts.width, plan.facts.height)
+    data = mark(page, layout, {sampled.index(i): "near_duplicate" for i in marked})
+    stored = store.put_bytes("video", report.review.key, data, hashlib.sha256(data).hexdigest(), "image/jpeg")
+    return dataclasses.replace(report, review=StoredFile(stored.key, stored.size, stored.sha256))
 
 
 def _without(report: ClipReport, thinned: set[int]) -> ClipReport:
