@@ -136,3 +136,5 @@ def _show(s3: S3Client, manifest_location: str) -> None:
     print(
         f"     {len(manifest['frames'])} JPEGs in s3://{IMAGE_BUCKET}/{folder}/; dead frames dropped: {dead or 'none'}"
     )
+    sheets = ", ".join(r["key"].rsplit("/", 1)[-1] for r in manifest["review_sheets"])
+    print(f"     review sheet (every sampled frame, dropped ones dimmed): {sheets}")
