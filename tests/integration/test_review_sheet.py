@@ -3,13 +3,14 @@ reason; one page per 120 s segment, named in the manifest; a setting turns them 
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from avi2mp4.labeling.review_sheet import COLUMNS, LABEL_HEIGHT, Layout
+from avi2mp4.labeling.review_sheet import COLUMNS, LABEL_HEIGHT, Layout, Page, mark
 from avi2mp4.settings import PipelineConfig
 from devtools.deadframe_truth import write_truth_clip
 from devtools.readback import lavfi_video, make
@@ -56,3 +57,15 @@ def test_a_split_video_has_a_page_per_clip_and_the_setting_turns_them_off(tmp_pa
     assert [Image.open(p["location"]).size for p in pages] == [(COLUMNS * 96, 72 + LABEL_HEIGHT)] * 3  # 5, 5, 3 tiles
     assert json.loads(Path(off.manifest_object.location).read_text())["review_sheets"] == []
     assert not list((tmp_path / "off").rglob("*review*"))
+
+
+def test_finish_can_dim_a_tile_after_the_page_was_drawn() -> None:
+    layout = Layout.for_frame(320, 240)
+    bright = Image.new("RGB", (layout.tile_width, layout.tile_height), (220, 200, 180))
+    page = Page(0, [(0, bright, None), (10, bright, None), (20, bright, None)]).render(layout)
+
+    marked = Image.open(io.BytesIO(mark(page, layout, {1: "near_duplicate"})))
+
+    assert tile(marked, layout, 0).mean() > 180
+    assert tile(marked, layout, 1).mean() < 0.5 * tile(marked, layout, 0).mean()
+    assert tile(marked, layout, 2).mean() > 180
