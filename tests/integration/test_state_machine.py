@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from avi2mp4.errors import StorageError, UnsupportedVideo
+from avi2mp4.errors import NotCuttable, StorageError, UnsupportedVideo
+from avi2mp4.parallel import clip_job
 from avi2mp4.settings import PipelineConfig
 from devtools.local_aws import LocalAws, LocalContext
 from devtools.local_lambda import LocalLambda
 from devtools.readback import lavfi_audio, lavfi_video, make
+from handler import clip_steps
 from handler.app import build_runtime, handle_one_pass
 from handler.clip_steps import clean_up_task, execution_name, finish_task, run_clip_task
 from handler.process_object import TimeBudget
@@ -164,3 +166,29 @@ def test_the_definition_scales_out_and_passes_keys_not_lists() -> None:
     retried = clips["ItemProcessor"]["States"]["Clip"]["Retry"][0]["ErrorEquals"]
     assert "StorageError" in retried and "UnsupportedVideo" not in retried and "States.ALL" not in retried
     assert clips["Catch"][0]["Next"] == "CleanUp" and asl["States"]["Finish"]["Catch"][0]["Next"] == "CleanUp"
+
+
+def test_a_recording_the_clip_jobs_cannot_cut_is_converted_in_one_pass(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = deployed.stack
+    real_run_clip = clip_job.run_clip
+
+    def run_clip(src: Any, plan: Any, clip: int, *args: Any, **kwargs: Any) -> Any:
+        if clip == 1:  # as a clip job does when decoding disagrees with the index
+            raise NotCuttable("frame 30 follows frame 28: the frames cannot be numbered as one pass would")
+        return real_run_clip(src, plan, clip, *args, **kwargs)
+
+    monkeypatch.setattr(clip_steps, "run_clip", run_clip)
+    (result,) = stack.invoke(stack.upload(_recording(tmp_path), "cams/uncut.avi"))["done"]
+
+    ended = deployed.wait(result["execution"])
+
+    assert ended["status"] == "SUCCEEDED", ended
+    manifest = json.loads(stack.s3.get_object(Bucket=stack.settings.video_bucket,
+                                              Key="cams/uncut.manifest.json")["Body"].read())  # fmt: skip
+    assert manifest["conversion"]["path"] == "sequential"
+    assert "cannot be numbered" in manifest["conversion"]["why"]
+    assert len(manifest["clips"]) == 6 and manifest["source"]["frames_decoded"] == 130
+    assert not [k for k in stack.keys(stack.settings.video_bucket) if ".work/" in k]
+    assert stack.keys(stack.source) == [], "converted in one pass, then deleted"
