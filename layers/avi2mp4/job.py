@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .handover import OutputFile
 from .media.readback import read_back
 from .outputs import previous
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
-from .pipeline import OutputFile, PipelineResult, ProgressHandler, StopCheck, process_video
+from .pipeline import PipelineResult, ProgressHandler, StopCheck, process_video
 from .settings import PipelineConfig
 from .storage.port import Store, StoredObject, Target
 

@@ -9,24 +9,17 @@ frame index), never by a user-facing name: naming is ``outputs.names``'s job.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
 
 import av
-import numpy as np
-from av.video.frame import VideoFrame
 
 from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedVideo
-from .labeling.detector import Verdict, make_judge
-from .labeling.jpeg import encode_jpeg, is_sampled
-from .labeling.judgements import change_thumbnail, frame_difference, sharpness
-from .labeling.review_sheet import ReviewPages
-from .labeling.thumbnail import luma_thumbnail
+from .handover import DeadFrame, KeptFrame, OutputHandler, describe_file
+from .jpeg_sampler import JpegSampler
 from .media.clips import ClipEncoder, ClipFile
 from .media.decode import DecodedFrame, DecodePass
 from .media.encoder_thread import EncoderThread
@@ -36,41 +29,6 @@ from .media.probe import VideoFacts, open_input, select_streams, video_facts
 from .settings import PipelineConfig
 
 PROGRESS_EVERY_FRAMES = 25
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    """A finished output in the work folder: a clip (``index`` = clip number), a kept JPEG
-    (``index`` = source frame index) or a review sheet page (``index`` = page = 120 s segment;
-    ``split``: one of several pages)."""
-
-    kind: Literal["clip", "jpeg", "review"]
-    index: int
-    path: Path
-    size: int
-    sha256: str
-    split: bool = False
-    """Clips only: one of the clips of a split video (else the whole video)."""
-    frames: int = 0
-    """Clips only: how many video frames it holds."""
-
-
-@dataclass(frozen=True)
-class KeptFrame:
-    """A sampled frame that became a JPEG."""
-
-    index: int
-    pts_seconds: float
-    sharpness: float = 0.0
-    """Variance of the Laplacian of its luma thumbnail (``labeling.judgements.sharpness``)."""
-    change: np.ndarray | None = field(default=None, compare=False, repr=False)
-    """Its coarse picture (``labeling.judgements.change_thumbnail``) when --min-change is on."""
-
-
-@dataclass(frozen=True)
-class DeadFrame:
-    index: int
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -98,19 +56,9 @@ class PipelineResult:
     """Audio left out, header claims that decoding did not bear out."""
 
 
-OutputHandler = Callable[[OutputFile], None]
 ProgressHandler = Callable[[Progress], None]
 StopCheck = Callable[[], None]
 """Called at every decoded frame, on the decoding thread; raises to end the conversion."""
-
-
-def describe_file(kind: Literal["clip", "jpeg", "review"], index: int, path: Path, split: bool = False,
-                  frames: int = 0) -> OutputFile:  # fmt: skip
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split, frames)
 
 
 def process_video(
@@ -223,75 +171,3 @@ def header_mismatches(facts: VideoFacts, frames: int, video: float, audio: float
     if audio is not None and video > 0 and abs(audio - video) > max(1.0, video / 10):
         found.append(f"the audio lasts {audio:.2f} s, the video {video:.2f} s")
     return found
-
-
-class JpegSampler:
-    """Every ``frame_step``-th frame waits (at most one stride) for the judge's verdict; a kept
-    one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
-
-    def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler,
-                 thin: bool = True) -> None:  # fmt: skip
-        self.workdir, self.cfg, self.facts, self.on_output = workdir, cfg, facts, on_output
-        self.judge = make_judge(cfg)
-        self.pending: dict[int, tuple[float, VideoFrame]] = {}
-        self.kept: list[KeptFrame] = []
-        self.dead: list[DeadFrame] = []
-        self.review = ReviewPages(workdir, cfg.clip_seconds, facts.width, facts.height) if cfg.review_sheet else None
-        self.thin = thin
-        """Thin near-duplicates here (one pass); a clip job leaves it to finish, which alone
-        knows the last JPEG kept before its clip."""
-        self.last_change: np.ndarray | None = None
-
-    def observe(self, item: DecodedFrame, mine: bool = True) -> None:
-        """``mine``: whether this frame's JPEG is this pass's to write (a clip job also shows the
-        judge its neighbours' frames, for history; their verdicts are the neighbours' to act on)."""
-        if mine and is_sampled(item.index, self.cfg.frame_step):
-            self.pending[item.index] = (float(item.pts * self.facts.time_base), item.frame)
-        for verdict in self.judge.observe(item.index, item.frame, item.damaged):
-            self._resolve(verdict)
-
-    def finish(self) -> None:
-        for verdict in self.judge.finish():
-            self._resolve(verdict)
-
-    def hand_over_review(self, paged: bool) -> None:
-        """The review sheet's pages (``paged``: named by page even if there is one)."""
-        if self.review is None:
-            return
-        pages = self.review.finish()
-        for page in pages:
-            self.on_output(describe_file("review", page.number, page.path, paged or len(pages) > 1,
-                                         page.last_frame - page.first_frame + 1))  # fmt: skip
-
-    def _resolve(self, verdict: Verdict) -> None:
-        if verdict.index not in self.pending:
-            return  # a neighbour's frame, seen for history only
-        seconds, frame = self.pending.pop(verdict.index)
-        luma = luma_thumbnail(frame)
-        crisp = sharpness(luma)
-        change = change_thumbnail(luma) if self.cfg.min_change > 0 else None
-        reason = verdict.reason or self._labeling_reason(crisp, change)
-        if self.review is not None:
-            self.review.add(verdict.index, seconds, frame, reason)
-        if reason is not None:
-            self.dead.append(DeadFrame(verdict.index, reason))
-            return
-        if change is not None:
-            self.last_change = change
-        path = self.workdir / f"frame-{verdict.index:06d}.jpg"
-        path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
-        self.on_output(describe_file("jpeg", verdict.index, path))
-        self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2), change))
-
-    def _labeling_reason(self, crisp: float, change: np.ndarray | None) -> str | None:
-        """Opt-in choices about live frames: too blurred, or too like the last JPEG kept."""
-        if crisp < self.cfg.min_sharpness:
-            return "blurred"
-        if change is None or not self.thin or self.last_change is None:
-            return None
-        return "near_duplicate" if is_near_duplicate(change, self.last_change, self.cfg.min_change) else None
-
-
-def is_near_duplicate(change: np.ndarray, last_kept: np.ndarray, min_change: float) -> bool:
-    """``--min-change``: too little changed since the last JPEG kept (coarse pictures compared)."""
-    return frame_difference(change, last_kept) < min_change

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ..handover import KeptFrame, OutputFile
 from ..job import UPLOAD_WORKERS, store_output
 from ..media.probe import MediaSource
 from ..outputs.names import OutputLayout
-from ..pipeline import KeptFrame, OutputFile, StopCheck
+from ..pipeline import StopCheck
 from ..settings import PipelineConfig
 from ..storage.port import Store, StoredObject, Target
 from .clip_pass import process_clip

@@ -20,6 +20,8 @@ from pathlib import Path
 from av.audio.frame import AudioFrame
 
 from ..errors import NotCuttable
+from ..handover import DeadFrame, KeptFrame, OutputHandler, describe_file
+from ..jpeg_sampler import JpegSampler
 from ..labeling.detector import make_judge
 from ..media.clips import ClipEncoder, ClipFile
 from ..media.decode import DecodedFrame, DecodePass
@@ -27,7 +29,7 @@ from ..media.encoder_thread import EncoderThread
 from ..media.encoders import require_encoders
 from ..media.picture import FrameConverter
 from ..media.probe import MediaSource, open_input, select_streams, video_facts
-from ..pipeline import DeadFrame, JpegSampler, KeptFrame, OutputHandler, StopCheck, describe_file, media_errors
+from ..pipeline import StopCheck, media_errors
 from ..settings import PipelineConfig
 from .plan import ClipSpan, Plan
 

@@ -22,14 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import NotCuttable, VerificationError
+from ..handover import DeadFrame, KeptFrame
 from ..job import JobResult
+from ..jpeg_sampler import is_near_duplicate
 from ..labeling.review_sheet import Layout, mark
 from ..media.clips import ClipFile
 from ..media.probe import MediaSource
 from ..outputs import previous
 from ..outputs.manifest import SourceRef, build_manifest
 from ..outputs.names import OutputLayout
-from ..pipeline import DeadFrame, KeptFrame, PipelineResult, header_mismatches, is_near_duplicate
+from ..pipeline import PipelineResult, header_mismatches
 from ..settings import PipelineConfig
 from ..storage.port import Store
 from .clip_job import ClipReport, StoredFile, decode_change
