@@ -33,6 +33,8 @@ from typing import Any
 
 from bench_pipeline import CRF, FFMPEG, PRESET, make_input
 
+from avi2mp4.parallel.finish import VERIFY_WORKERS
+
 S3_MB_S = 60.0
 """Sequential 1 MiB ranged GETs from one function (first-byte latency dominates small reads)."""
 MAP_START_S = 2.0
@@ -42,7 +44,7 @@ STATE_OVERHEAD_S = 1.0
 IMAGE_INIT_S = 2.0
 """A container-image function's cold start before our import (image already cached; stated)."""
 S3_HEAD_MS = 15.0
-"""One HEAD request (finish verifies every output with one), 32 at a time."""
+"""One HEAD request (finish verifies every output with one, VERIFY_WORKERS at a time)."""
 LAMBDA_GB, LAMBDA_VCPU, LOCAL_CORES = 3.008, 1.7, 2
 PRICE_GB_S = 0.0000166667  # x86 Lambda, us-east-1
 PRICE_TRANSITION = 0.000025  # Step Functions standard, per state transition
@@ -149,7 +151,7 @@ def model(p: dict[str, float], seconds: float, size_mb: float) -> None:
     for hours, goal in ((1, 90), (8, 120)):
         clips = round(hours * 3600 / 120)
         objects = clips * (1 + p["jpegs_per_clip"])
-        finish_s = objects * S3_HEAD_MS / 1000 / 32 + 1.0  # HEADs 32 at a time, the manifest and the listing
+        finish_s = objects * S3_HEAD_MS / 1000 / VERIFY_WORKERS + 1.0  # HEADs in flight, the manifest, the listing
         cold = IMAGE_INIT_S + p["import_s"]
         wall = cold + p["plan_s"] + STATE_OVERHEAD_S + MAP_START_S + cold + clip_on_lambda + cold + finish_s
         gb_s = LAMBDA_GB * (clips * (cold + clip_on_lambda) + p["plan_s"] + cold + finish_s)
@@ -161,7 +163,7 @@ def model(p: dict[str, float], seconds: float, size_mb: float) -> None:
     print(f"  assumptions: concurrency >= clips; {S3_MB_S:.0f} MB/s S3 per function, not overlapped with decoding; "
           f"Distributed Map start {MAP_START_S:.0f} s, transitions {STATE_OVERHEAD_S:.0f} s; cold start = "
           f"{IMAGE_INIT_S:.0f} s + the handler's import, paid by plan, clip jobs and finish; HEAD "
-          f"{S3_HEAD_MS:.0f} ms, 32 at a time.")  # fmt: skip
+          f"{S3_HEAD_MS:.0f} ms, {VERIFY_WORKERS} at a time.")  # fmt: skip
     print(f"  anchor: a split/transcode/merge pipeline on Step Functions reports 60 min 1080p->720p in 230 s "
           f"({size_mb:.0f} MB here per {seconds / 60:.0f} min of 720p MJPEG)")  # fmt: skip
 

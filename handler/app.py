@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"avi2mp4"})
 
-BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# 64 connections: finish verifies 64 outputs at a time (parallel.finish.VERIFY_WORKERS).
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
 
 
 class ConversionFailed(Avi2Mp4Error):
