@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,19 @@ def test_clip_jobs_run_on_a_state_machine_with_least_privilege(resources: dict[s
     env = resources["Avi2Mp4Function"]["Properties"]["Environment"]["Variables"]
     assert "stateMachine:${AWS::StackName}-clips" in str(env["STATE_MACHINE_ARN"])
     assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-clips"}
+
+
+def test_state_machine_sample_events_match_what_the_definition_sends() -> None:
+    # MaxConcurrency is a bare number substituted by SAM: the file is JSON once it is filled in.
+    asl = json.loads((ROOT / "statemachine" / "clips.asl.json").read_text().replace("${MaxConcurrency}", "1"))
+    samples = ROOT / "events" / "state-machine"
+
+    def keys(template: dict[str, Any]) -> set[str]:
+        return {k.removesuffix(".$") for k in template}
+
+    states = asl["States"]
+    assert set(json.loads((samples / "clip.json").read_text())) == keys(states["Clips"]["ItemSelector"])
+    assert set(json.loads((samples / "finish.json").read_text())) == keys(states["Finish"]["Parameters"]["Payload"])
+    assert set(json.loads((samples / "clean-up.json").read_text())) == keys(states["CleanUp"]["Parameters"]["Payload"])
+    one_pass = states["OnePass"]["Parameters"]["Payload"]["one_pass"]
+    assert set(json.loads((samples / "one-pass.json").read_text())["one_pass"]) == keys(one_pass)
