@@ -73,6 +73,7 @@ class _ClipPass:
         self.previous_pts: int | None = None  # any frame's
         self.previous_index = -1
         self.frame_ticks = max(1, round(1 / (plan.facts.fps * plan.facts.time_base)))
+        self.audio_rate = self.audio_channels = 0  # set once the streams are open
 
     def run(self) -> ClipPassResult:
         plan, span = self.plan, self.span
