@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avi2mp4.labeling.review_sheet import COLUMNS, LABEL_HEIGHT, Layout, Page, mark
+from avi2mp4.labeling.review_sheet import COLUMNS, LABEL_HEIGHT, MAX_PAGE_HEIGHT, Layout, Page, mark
 from avi2mp4.settings import PipelineConfig
 from devtools.deadframe_truth import write_truth_clip
 from devtools.readback import lavfi_video, make
@@ -69,3 +69,17 @@ def test_finish_can_dim_a_tile_after_the_page_was_drawn() -> None:
     assert tile(marked, layout, 0).mean() > 180
     assert tile(marked, layout, 1).mean() < 0.5 * tile(marked, layout, 0).mean()
     assert tile(marked, layout, 2).mean() > 180
+
+
+def test_a_page_of_very_many_tiles_grows_wide_not_taller_than_a_jpeg_can_be() -> None:
+    layout = Layout.for_frame(320, 240)
+    tile_image = Image.new("RGB", (layout.tile_width, layout.tile_height), (200, 200, 200))
+    tiles = 14_400  # 120 s of 120 fps video with every frame sampled
+
+    wide = layout.for_tiles(tiles)
+
+    width, height = wide.page_size(tiles)
+    assert height <= MAX_PAGE_HEIGHT < 65_535 and width < 65_535
+    assert wide.columns > COLUMNS and layout.for_tiles(360).columns == COLUMNS
+    page = Image.open(io.BytesIO(Page(0, [(i, tile_image, None) for i in range(400)]).render(layout)))
+    assert page.size == layout.for_tiles(400).page_size(400)

@@ -27,24 +27,36 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=11)
 
 
+MAX_PAGE_HEIGHT = 16_000
+"""A page this tall holds ~186 rows; more tiles (every frame sampled at 120 fps) widen it instead:
+a JPEG cannot exceed 65,535 px a side."""
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where tile ``n`` of a page lies: a deterministic grid, so a tile can be found again."""
+    """Where tile ``n`` of a page lies: a grid fixed by the frame's shape and the page's tile count,
+    so a tile can be found again (finish dims tiles of pages drawn by clip jobs)."""
 
     tile_width: int
     tile_height: int
+    columns: int = COLUMNS
 
     @classmethod
     def for_frame(cls, width: int, height: int) -> Layout:
         return cls(TILE_WIDTH, max(8, round(TILE_WIDTH * height / max(width, 1) / 2) * 2))
 
+    def for_tiles(self, tiles: int) -> Layout:
+        """This layout for a page of ``tiles``: more columns where 12 would make it too tall."""
+        max_rows = MAX_PAGE_HEIGHT // (self.tile_height + LABEL_HEIGHT)
+        return Layout(self.tile_width, self.tile_height, max(COLUMNS, math.ceil(tiles / max_rows)))
+
     def origin(self, position: int) -> tuple[int, int]:
-        row, column = divmod(position, COLUMNS)
+        row, column = divmod(position, self.columns)
         return column * self.tile_width, row * (self.tile_height + LABEL_HEIGHT)
 
     def page_size(self, tiles: int) -> tuple[int, int]:
-        rows = max(1, math.ceil(tiles / COLUMNS))
-        return COLUMNS * self.tile_width, rows * (self.tile_height + LABEL_HEIGHT)
+        rows = max(1, math.ceil(tiles / self.columns))
+        return self.columns * self.tile_width, rows * (self.tile_height + LABEL_HEIGHT)
 
 
 @dataclass
@@ -63,6 +75,7 @@ class Page:
         return self.tiles[-1][0]
 
     def render(self, layout: Layout) -> bytes:
+        layout = layout.for_tiles(len(self.tiles))
         sheet = Image.new("RGB", layout.page_size(len(self.tiles)), BACKGROUND)
         draw = ImageDraw.Draw(sheet)
         for position, (index, tile, reason) in enumerate(self.tiles):
@@ -83,7 +96,8 @@ def thumbnail(frame: VideoFrame, layout: Layout) -> Image.Image:
 
 
 def mark(page_jpeg: bytes, layout: Layout, positions: dict[int, str]) -> bytes:
-    """A rendered page with more tiles dimmed and labelled (decisions made after it was drawn)."""
+    """A rendered page with more tiles dimmed and labelled (decisions made after it was drawn);
+    ``layout`` as the page was drawn (``for_tiles`` of its tile count)."""
     sheet = Image.open(io.BytesIO(page_jpeg)).convert("RGB")
     draw = ImageDraw.Draw(sheet)
     for position, reason in positions.items():

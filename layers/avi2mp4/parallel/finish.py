@@ -147,7 +147,7 @@ def _mark_review(store: Store, plan: Plan, report: ClipReport, thinned: set[int]
     page = store.get_bytes("video", report.review.key)
     if page is None:
         raise VerificationError(f"clip job {report.clip}'s review sheet {report.review.key} is missing")
-    layout = Layout.for_frame(plan.facts.width, plan.facts.height)
+    layout = Layout.for_frame(plan.facts.width, plan.facts.height).for_tiles(len(sampled))
     data = mark(page, layout, {sampled.index(i): "near_duplicate" for i in marked})
     stored = store.put_bytes("video", report.review.key, data, hashlib.sha256(data).hexdigest(), "image/jpeg")
     return dataclasses.replace(report, review=StoredFile(stored.key, stored.size, stored.sha256))
