@@ -11,7 +11,8 @@ Input: a generated 720p30 MJPEG AVI with PCM audio (as bench_pipeline.py), --min
 CPU is user + system time of every process involved (the ffmpeg read-back included). The model
 then assumes what this machine cannot show: all clips at once (concurrency >= clips), each clip job
 on Lambda at 3008 MB (1.7 vCPU; measured speed scaled by 2 / 1.7 cores), the clip's bytes fetched
-at an S3 throughput of S3_MB_S per function (not overlapped with decoding: conservative), and
+at an S3 throughput of S3_MB_S per function, added serially (conservative: clip jobs read 4 MiB
+ahead on a thread, so most of it overlaps the decoding), and
 Distributed Map's start-up as stated. Read the ratios, not the seconds: the machine is noisy.
 """
 

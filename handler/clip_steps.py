@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 logger = Logger(service=SERVICE, child=True)
 
+READAHEAD_BLOCKS = 4
+"""1 MiB blocks fetched ahead of a clip job's reading (its download overlaps its decoding)."""
 NOT_CUTTABLE_NAME = "not-cuttable.json"
 """A clip job or finish that found the recording cannot be cut leaves this (under the work prefix)
 for the clean-up task, which then hands the recording to one pass."""
@@ -85,8 +87,9 @@ def run_clip_task(event: dict[str, Any], settings: Settings, s3: S3Client, budge
     store = S3Store(s3, settings.video_bucket, settings.image_bucket)
     plan = _plan(event, store)
     clip = int(event["clip"])
+    # Read-ahead: the next blocks of the clip arrive while these are decoded.
     reader = S3RangeFile(s3, event["bucket"], event["key"], version_id=plan.source.version_id,
-                         size=plan.source.size)  # fmt: skip
+                         size=plan.source.size, readahead=READAHEAD_BLOCKS)  # fmt: skip
     work = workdirs.create(settings.tmp_dir)
     try:
         report = run_clip(reader, plan, clip, store, plan.config, tmp_root=work, stop=budget.check)
@@ -94,6 +97,7 @@ def run_clip_task(event: dict[str, Any], settings: Settings, s3: S3Client, budge
         _mark_not_cuttable(store, plan, exc)
         raise
     finally:
+        reader.close()
         workdirs.remove(work)
     logger.info("clip stored", extra={"clip": clip, "frames": report.last_frame - report.first_frame + 1,
                                       "jpegs": len(report.jpegs), "bytes_read": reader.bytes_fetched,

@@ -3,6 +3,7 @@ index without downloading the recording, and a seek into the middle reads about 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import av
@@ -53,3 +54,18 @@ def test_header_index_and_a_seek_read_a_small_part(aws: LocalAws, tmp_path: Path
     per_frame = size / 1000
     assert clip.bytes_fetched <= opened + 10 * per_frame + 2 * 256 * KiB, "header, index and the 10 frames"
     assert clip.requests <= clip.bytes_fetched / (256 * KiB) + 1, "whole blocks, not a GET per small read"
+
+
+def test_read_ahead_fetches_the_next_blocks_while_these_are_read(aws: LocalAws, tmp_path: Path) -> None:
+    src = make(tmp_path / "clip.avi", *lavfi_video(10.0, "640x480"), "-c:v", "mjpeg", "-q:v", "3")
+    s3 = aws.s3()
+    aws.create_bucket("ahead")
+    s3.upload_file(str(src), "ahead", "clip.avi")
+
+    with S3RangeFile(s3, "ahead", "clip.avi", block=256 * KiB, readahead=4) as remote:
+        data = remote.read()
+        blocks = -(-src.stat().st_size // (256 * KiB))
+        assert data == src.read_bytes()
+        assert remote.prefetched_hits >= blocks - 2, (remote.prefetched_hits, blocks)
+        assert remote.requests == blocks, "every block once: none fetched twice, none past the end"
+    assert not any(t.name.startswith("avi2mp4-readahead") for t in threading.enumerate()), "closed: thread gone"
