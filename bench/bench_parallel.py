@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def convert(src: Path, out: Path, *extra: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    # A stopped run (Ctrl-C, `timeout`) still removes its ~1 GB work folder: SIGTERM unwinds too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
     args = parser.parse_args()
@@ -124,7 +127,7 @@ def measure_parts(src: Path, work: Path) -> dict[str, float]:
     plan, plan_s, _ = measured(lambda: start(counting, source, store, cfg))  # type: ignore[arg-type]
     clip_runs = []
     for span in plan.clips:
-        _, clip_s, clip_cpu = measured(lambda span=span: run_clip(src, plan, span.index, store, cfg))  # type: ignore[misc]
+        _, clip_s, clip_cpu = measured(lambda span=span: run_clip(src, plan, span.index, store, cfg, tmp_root=work))  # type: ignore[misc]
         clip_runs.append((clip_s, clip_cpu))
     job, finish_s, _ = measured(lambda: finish(plan, store, cfg))
     imports = []
