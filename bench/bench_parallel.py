@@ -119,6 +119,7 @@ def measure_parts(src: Path, work: Path) -> dict[str, float]:
     from avi2mp4.parallel.finish import finish, start
     from avi2mp4.settings import PipelineConfig
     from avi2mp4.storage.local import LocalStore
+    from devtools.counting_file import CountingFile
 
     cfg = PipelineConfig(x264_preset=PRESET, x264_crf=int(CRF))
     store = LocalStore(work / "parts")
@@ -170,24 +171,6 @@ def model(p: dict[str, float], seconds: float, size_mb: float) -> None:
           f"{S3_HEAD_MS:.0f} ms, {VERIFY_WORKERS} at a time.")  # fmt: skip
     print(f"  anchor: a split/transcode/merge pipeline on Step Functions reports 60 min 1080p->720p in 230 s "
           f"({size_mb:.0f} MB here per {seconds / 60:.0f} min of 720p MJPEG)")  # fmt: skip
-
-
-class CountingFile:
-    """A file that counts what is read from it (the plan must not read the body)."""
-
-    def __init__(self, path: Path) -> None:
-        self.fh, self.bytes = path.open("rb"), 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.fh.read(n)
-        self.bytes += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.fh.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.fh.tell()
 
 
 if __name__ == "__main__":

@@ -78,13 +78,7 @@ def run_job(
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
         def on_output(out: OutputFile) -> None:
-            target: Target = "image" if out.kind == "jpeg" else "video"
-            if out.kind == "clip":
-                key = layout.clip_key(out.index, out.split)
-            elif out.kind == "review":
-                key = layout.review_key(out.index, out.split)
-            else:
-                key = layout.jpeg_key(out.index)
+            target, key = output_key(layout, out)
             uploads.append(
                 _Upload(target, key, out, pool.submit(store_output, store, target, key, out, cfg.verify_clips))
             )
@@ -120,6 +114,15 @@ def run_job(
         images=[images[f.index] for f in result.jpegs],
         seconds=time.monotonic() - started,
     )
+
+
+def output_key(layout: OutputLayout, out: OutputFile) -> tuple[Target, str]:
+    """Where a handed-over output is stored (its name from ``outputs.names``, by role)."""
+    if out.kind == "clip":
+        return "video", layout.clip_key(out.index, out.split)
+    if out.kind == "review":
+        return "video", layout.review_key(out.index, out.split)
+    return "image", layout.jpeg_key(out.index)
 
 
 def store_output(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:

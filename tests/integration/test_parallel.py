@@ -20,6 +20,7 @@ from avi2mp4.parallel.local_runner import convert_with_jobs
 from avi2mp4.parallel.plan import make_plan
 from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.local import LocalStore
+from devtools.counting_file import CountingFile
 from devtools.readback import audio_samples, gray_frames, lavfi_audio, lavfi_video, make
 from devtools.synth import write_corridor
 from tests import avi_traps
@@ -143,27 +144,12 @@ def test_what_cannot_be_cut_takes_one_pass_and_says_so(tmp_path: Path, trap: Any
 
 def test_plan_reads_only_header_index_and_first_packets(tmp_path: Path) -> None:
     src = make(tmp_path / "long.avi", *lavfi_video(30.0), "-c:v", "mjpeg", "-q:v", "4")
-    reads: list[int] = []
+    counting = CountingFile(src)
 
-    class CountingFile:
-        def __init__(self, path: Path) -> None:
-            self.fh = path.open("rb")
-
-        def read(self, n: int = -1) -> bytes:
-            data = self.fh.read(n)
-            reads.append(len(data))
-            return data
-
-        def seek(self, offset: int, whence: int = 0) -> int:
-            return self.fh.seek(offset, whence)
-
-        def tell(self) -> int:
-            return self.fh.tell()
-
-    plan = make_plan(CountingFile(src), _source(src), CFG)  # type: ignore[arg-type]
+    plan = make_plan(counting, _source(src), CFG)  # type: ignore[arg-type]
 
     assert plan.parallel and len(plan.clips) == 30 and plan.frames == 750
-    assert sum(reads) < src.stat().st_size / 10, (sum(reads), src.stat().st_size)
+    assert counting.bytes < src.stat().st_size / 10, (counting.bytes, src.stat().st_size)
 
 
 def test_cli_jobs_flag(tmp_path: Path) -> None:

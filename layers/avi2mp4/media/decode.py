@@ -24,7 +24,7 @@ from av.video.stream import VideoStream
 
 from ..errors import NotCuttable
 from .probe import VideoFacts
-from .timing import FrameClock, frame_ticks
+from .timing import FrameClock, frame_ticks, played_rate
 
 log = logging.getLogger(__name__)
 
@@ -181,16 +181,13 @@ class DecodePass:
 
     @property
     def frame_ticks(self) -> int:
-        """The step between frames that decoding showed most often: a header may give the field
-        rate (60) of a 30 fps H.264 stream whose frames are two ticks apart."""
-        return self._steps.most_common(1)[0][0] if self._steps else self.clock.frame_ticks
+        """The step between frames that decoding showed most often (``timing.played_rate``)."""
+        return played_rate(self._steps, self.facts.time_base, self.facts.fps)[0]
 
     @property
     def fps(self) -> Fraction:
         """The rate the frames play at (the header's, unless decoding showed another step)."""
-        if self.frame_ticks == self.clock.frame_ticks:
-            return self.facts.fps
-        return 1 / (self.frame_ticks * self.facts.time_base)
+        return played_rate(self._steps, self.facts.time_base, self.facts.fps)[1]
 
     @property
     def duration_seconds(self) -> float:

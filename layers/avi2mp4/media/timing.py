@@ -10,6 +10,7 @@ and keeps real gaps (zero-byte "dropped frame" chunks of VFR captures push no ti
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -69,3 +70,12 @@ class FrameClock:
 def frame_ticks(time_base: Fraction, fps: Fraction) -> int:
     """One frame's duration in ``time_base`` ticks (at least 1)."""
     return max(1, round(1 / (fps * time_base)))
+
+
+def played_rate(steps: Mapping[int, int], time_base: Fraction, fps: Fraction) -> tuple[int, Fraction]:
+    """The step between frames that decoding showed most often (``steps``: ticks -> frames), and
+    the rate the frames play at: the header's ``fps`` unless decoding showed another step (a
+    header may give the field rate, 60, of a 30 fps H.264 stream whose frames are two ticks apart)."""
+    nominal = frame_ticks(time_base, fps)
+    ticks = max(steps, key=lambda step: steps[step]) if steps else nominal
+    return ticks, (fps if ticks == nominal else 1 / (ticks * time_base))

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 
 from ..handover import KeptFrame, OutputFile
-from ..job import UPLOAD_WORKERS, store_output
+from ..job import UPLOAD_WORKERS, output_key, store_output
 from ..media.probe import MediaSource
+from ..outputs import previous
 from ..outputs.names import OutputLayout
+from ..outputs.previous import OwnedKey
 from ..pipeline import StopCheck
 from ..settings import PipelineConfig
-from ..storage.port import Store, StoredObject, Target
+from ..storage.port import Store, StoredObject
 from .clip_pass import process_clip
 from .plan import Plan
 
@@ -80,19 +82,13 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     """Convert clip ``clip`` of ``plan`` from ``src`` and store its outputs and its report."""
     layout = OutputLayout.for_key(plan.source.key)
     workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-clip-", dir=tmp_root))
-    written: list[tuple[Target, str]] = []
+    written: list[OwnedKey] = []
     futures: dict[tuple[str, int], Future[StoredObject]] = {}
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
 
         def on_output(out: OutputFile) -> None:
-            target: Target = "image" if out.kind == "jpeg" else "video"
-            if out.kind == "clip":
-                key = layout.clip_key(out.index, True)
-            elif out.kind == "review":
-                key = layout.review_key(out.index, True)
-            else:
-                key = layout.jpeg_key(out.index)
-            written.append((target, key))
+            target, key = output_key(layout, out)  # a clip job's clip and page come split/paged
+            written.append(OwnedKey(target, key))
             futures[(out.kind, out.index)] = pool.submit(store_output, store, target, key, out, cfg.verify_clips)
 
         try:
@@ -112,7 +108,7 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
             )  # fmt: skip
             data = report.to_json()
             key = layout.clip_report_key(clip)
-            written.append(("video", key))
+            written.append(OwnedKey("video", key))
             store.put_bytes("video", key, data, _sha256(data), "application/json")
         except BaseException:
             for future in futures.values():
@@ -153,12 +149,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _remove(store: Store, written: list[tuple[Target, str]]) -> None:
-    targets: tuple[Target, ...] = ("video", "image")
-    for target in targets:
-        keys = sorted({k for t, k in written if t == target})
-        if keys:
-            try:
-                store.delete_many(target, keys)
-            except Exception as exc:  # the state machine's catch removes the rest
-                log.warning("could not remove what clip job wrote under %s: %s", keys[0], exc)
+def _remove(store: Store, written: list[OwnedKey]) -> None:
+    try:
+        previous.remove(store, written)
+    except Exception as exc:  # the state machine's catch (or the local runner) removes the rest
+        log.warning("could not remove what clip job wrote (%d objects): %s", len(written), exc)

@@ -29,6 +29,7 @@ from ..media.encoder_thread import EncoderThread
 from ..media.encoders import require_encoders
 from ..media.picture import FrameConverter
 from ..media.probe import MediaSource, open_input, select_streams, video_facts
+from ..media.timing import frame_ticks
 from ..pipeline import StopCheck, media_errors
 from ..settings import PipelineConfig
 from .plan import ClipSpan, Plan
@@ -72,7 +73,7 @@ class _ClipPass:
         self.last_pts: int | None = None  # the clip's last frame so far
         self.previous_pts: int | None = None  # any frame's
         self.previous_index = -1
-        self.frame_ticks = max(1, round(1 / (plan.facts.fps * plan.facts.time_base)))
+        self.frame_ticks = frame_ticks(plan.facts.time_base, plan.facts.fps)
         self.audio_rate = self.audio_channels = 0  # set once the streams are open
 
     def run(self) -> ClipPassResult:

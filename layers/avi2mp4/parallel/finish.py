@@ -28,6 +28,7 @@ from ..jpeg_sampler import is_near_duplicate
 from ..labeling.review_sheet import Layout, mark
 from ..media.clips import ClipFile
 from ..media.probe import MediaSource
+from ..media.timing import played_rate
 from ..outputs import previous
 from ..outputs.manifest import SourceRef, build_manifest
 from ..outputs.names import OutputLayout
@@ -178,9 +179,7 @@ def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
     steps: collections.Counter[int] = collections.Counter()
     for report in reports:
         steps.update({int(k): v for k, v in report.steps.items()})
-    nominal = max(1, round(1 / (facts.fps * facts.time_base)))
-    ticks = steps.most_common(1)[0][0] if steps else nominal
-    fps = facts.fps if ticks == nominal else 1 / (ticks * facts.time_base)
+    ticks, fps = played_rate(steps, facts.time_base, facts.fps)  # as the single pass computes it
     last = reports[-1]
     frames = last.last_frame + 1
     duration = float((last.last_pts + ticks) * facts.time_base)

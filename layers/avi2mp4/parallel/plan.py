@@ -30,6 +30,7 @@ from ..errors import NotCuttable
 from ..labeling.detector import make_judge
 from ..media.decode import SeekPoint
 from ..media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
+from ..media.timing import frame_ticks
 from ..outputs.manifest import SourceRef
 from ..pipeline import media_errors
 from ..settings import PipelineConfig
@@ -148,7 +149,7 @@ def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: st
         except NotCuttable as exc:
             return dataclasses.replace(plan, sequential_because=str(exc))
         times = [ts - entries[0][0] for ts, _ in entries]  # decode times: presentation within a GOP
-        ticks = max(1, round(1 / (facts.fps * facts.time_base)))
+        ticks = frame_ticks(facts.time_base, facts.fps)
         duration = float((times[-1] + ticks) * facts.time_base)
         plan = dataclasses.replace(plan, frames=len(entries), duration_seconds=duration, origin=origin,
                                    audio_origin=audio_origin)  # fmt: skip
