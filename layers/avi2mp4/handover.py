@@ -27,6 +27,8 @@ class OutputFile:
     """Clips only: one of the clips of a split video (else the whole video)."""
     frames: int = 0
     """Clips only: how many video frames it holds."""
+    packet_md5: tuple[str, ...] = ()
+    """Clips only: each video packet's MD5, when the live read-back decoded them."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,9 @@ OutputHandler = Callable[[OutputFile], None]
 
 
 def describe_file(kind: Literal["clip", "jpeg", "review"], index: int, path: Path, split: bool = False,
-                  frames: int = 0) -> OutputFile:  # fmt: skip
+                  frames: int = 0, packet_md5: tuple[str, ...] = ()) -> OutputFile:  # fmt: skip
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split, frames)
+    return OutputFile(kind, index, path, path.stat().st_size, digest.hexdigest(), split, frames, packet_md5)

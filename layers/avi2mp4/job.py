@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .handover import OutputFile
-from .media.readback import read_back
+from .media.readback import FileReadBack
 from .outputs import previous
 from .outputs.manifest import Manifest, SourceRef, build_manifest
 from .outputs.names import OutputLayout
@@ -127,10 +127,18 @@ def output_key(layout: OutputLayout, out: OutputFile) -> tuple[Target, str]:
 
 def store_output(store: Store, target: Target, key: str, out: OutputFile, verify: bool) -> StoredObject:
     """Store one finished output; a clip is first read back by the independent decoder."""
-    if out.kind == "clip" and verify:
-        # The file as stored: its video was decoded live while encoding (LiveReadBack).
-        read_back(out.path, out.frames, decode_video=False)
-    stored = store.put_file(target, key, out.path, out.sha256)
+    if out.kind != "clip" or not verify:
+        stored = store.put_file(target, key, out.path, out.sha256)
+    else:
+        # The file read back (its packets against those checksummed live) while it is stored:
+        # if the read-back fails, the job fails and its undo removes the stored copy.
+        reading = FileReadBack(out.path, out.frames, out.packet_md5 or None)
+        try:
+            stored = store.put_file(target, key, out.path, out.sha256)
+        except BaseException:
+            reading.cancel()
+            raise
+        reading.wait()
     log.info("stored %s", stored.location)
     return stored
 

@@ -123,7 +123,7 @@ def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHan
             while not finished.empty():
                 clip = finished.get()
                 frames = clip.last_frame - clip.first_frame + 1
-                on_output(describe_file("clip", clip.index, clip.path, clip.split, frames))
+                on_output(describe_file("clip", clip.index, clip.path, clip.split, frames, clip.packet_md5))
 
         try:
             for item in decoded:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 from av.audio.frame import AudioFrame
@@ -34,7 +34,7 @@ from ..settings import PipelineConfig
 from .clip_audio import AudioRouter, ClipAudioTrack
 from .encoders import VideoEncoder, audio_layout
 from .probe import VideoFacts
-from .readback import LiveReadBack
+from .readback import LiveReadBack, Pictures
 from .timing import frame_ticks
 
 MP4_OPTIONS = {"movflags": "+faststart"}
@@ -50,6 +50,8 @@ class ClipFile:
     duration_seconds: float
     split: bool
     """True for the clips of a split (long) video, False for a video kept whole."""
+    packet_md5: tuple[str, ...] = ()
+    """Each video packet's MD5 as stored, when its pictures were decoded live (``LiveReadBack``)."""
 
 
 @dataclass
@@ -79,6 +81,7 @@ class ClipWriter:
         be split); ``first_frame``: the global index of the first frame given."""
         self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
         self.read_back = cfg.verify_clips
+        self.pictures = cast(Pictures, cfg.verify_pictures)  # one of its choices (settings)
         self.time_base = facts.time_base
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
@@ -166,7 +169,7 @@ class ClipWriter:
         audio = self.audio.track(container) if self.audio is not None else None
         seg = _Segment(index, path, container, video, audio, self._frames, self._frames, pts, pts)
         if self.read_back:
-            seg.live = LiveReadBack(self.workdir, path.stem, self.video_template)
+            seg.live = LiveReadBack(self.workdir, path.stem, self.video_template, self.pictures)
         self._segments[index] = seg
         return seg
 
@@ -195,6 +198,7 @@ class ClipWriter:
             index=seg.index, path=seg.path, first_frame=seg.first_frame, last_frame=seg.last_frame,
             start_seconds=float(seg.start_pts * self.time_base),
             duration_seconds=float((seg.end_pts - seg.start_pts) * self.time_base), split=True,
+            packet_md5=tuple(seg.live.packet_md5) if seg.live is not None else (),
         ))  # fmt: skip
         if self._long:
             # Known to be a split video: every closed clip is final. Hand it over now so the
@@ -215,7 +219,9 @@ def join_clips(parts: list[ClipFile], path: Path, audio: AudioStream | None = No
     stream-copied, timestamps restored, and the audio of the whole video (encoded in one piece,
     so it plays without a seam) muxed beside it."""
     total = sum(p.duration_seconds for p in parts)
-    whole = ClipFile(0, path, parts[0].first_frame, parts[-1].last_frame, 0.0, total, split=False)
+    # A stream copy: the packets, and so their checksums, stay as they were.
+    md5 = tuple(m for p in parts for m in p.packet_md5) if all(p.packet_md5 for p in parts) else ()
+    whole = ClipFile(0, path, parts[0].first_frame, parts[-1].last_frame, 0.0, total, split=False, packet_md5=md5)
     if len(parts) == 1:
         parts[0].path.rename(path)
         return whole

@@ -2,33 +2,48 @@
 imageio-ffmpeg ships (a separate FFmpeg build from PyAV's libraries), not our own code agreeing
 with itself.
 
-Decoding every frame again costs about a tenth of the encoding's CPU, so it is done while the clip
-is being encoded: ``LiveReadBack`` streams a copy of each packet (as NUT, over a pipe) into an
-ffmpeg process that decodes them with one thread, in the time x264 leaves a core idle. When the
-finished MP4 is handed over, ``read_back`` reads the file itself: every packet of the container,
-the video copied and counted, the audio decoded (cheap) - proof that what is stored is what was
-decoded.
+Two parts, joined by packet checksums:
+
+* While a clip is encoded, ``LiveReadBack`` takes the MD5 of each video packet as the MP4 will
+  hold it. With ``VERIFY_PICTURES=reference`` or ``all`` it also streams the packets into an
+  ffmpeg process that decodes them: every picture that others are predicted from
+  (``-skip_frame noref``), or every picture.
+* When the finished MP4 is handed over, ``FileReadBack`` has the binary read the file (while the
+  store writes it): every video packet demuxed, counted and its MD5 compared with the live one
+  (so the file holds exactly the packets the encoder made, one per frame, in order), every
+  picture's headers parsed (``h264_metadata``), every keyframe decoded, the audio decoded.
+
+Why the default (``keyframes``) decodes only keyframes: a decoder finds little that the checksums
+miss. Scrambling or zeroing half of a P picture's slice data decodes without a word from FFmpeg
+(CABAC turns any bits into some picture); it reports a packet cut short, which changes its
+checksum too (tests/integration/test_readback.py). What decoding adds is proof that x264's own
+output decodes, and that costs CPU that no overlap hides while the pipeline keeps 2 vCPU busy.
+bench/bench_pipeline.py measures each level against no read-back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
+import queue
 import re
 import subprocess
+import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import av
-from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
 from ..errors import EncoderUnavailable, VerificationError
 
 _FRAME = re.compile(r"^frame=(\d+)$", re.MULTILINE)
+_START_CODE = re.compile(b"\x00\x00\x01")
 TIMEOUT_SECONDS = 900
+Pictures = Literal["keyframes", "reference", "all"]
 
 
 @functools.cache
@@ -40,78 +55,206 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def _check(name: str, returncode: int, errors: str, progress: str, expected_frames: int) -> None:
+def as_stored(packet: bytes) -> bytes:
+    """An H.264 packet as the MP4 muxer stores it: libx264 hands out Annex B (start codes), MP4
+    holds each NAL unit behind a 4-byte length. Split as libavformat's ``nal_parse_units`` splits
+    (a zero byte before a start code belongs to the code; other zeros stay with the unit)."""
+    if not packet.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+        return packet  # already length-prefixed
+    units = packet.split(b"\x00\x00\x01")[1:]
+    out = bytearray()
+    for i, unit in enumerate(units):
+        if i < len(units) - 1 and unit.endswith(b"\x00"):
+            unit = unit[:-1]
+        out += len(unit).to_bytes(4, "big") + unit
+    return bytes(out)
+
+
+def _check_decoder(name: str, returncode: int, errors: str) -> None:
     if returncode != 0 or errors.strip():
         raise VerificationError(f"{name}: the independent decoder reports: {errors.strip()[:300] or returncode}")
-    counts = _FRAME.findall(progress)
-    frames = int(counts[-1]) if counts else 0
-    if frames != expected_frames:
-        raise VerificationError(f"{name}: read back {frames} frames, wrote {expected_frames}")
 
 
-def read_back(path: Path, expected_frames: int, decode_video: bool = True) -> None:
-    """Raise VerificationError unless ``path`` reads without an error into ``expected_frames``.
-    ``decode_video=False`` copies the video packets instead (their decoding was checked live)."""
-    video = [] if decode_video else ["-c:v", "copy"]
-    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1", "-threads", "1",
-               "-i", str(path), "-map", "0", *video, "-f", "null", "-"]  # fmt: skip
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VerificationError(f"{path.name}: the independent decoder could not run: {exc}") from exc
-    _check(path.name, proc.returncode, proc.stderr, proc.stdout, expected_frames)
+class FileReadBack:
+    """The read-back of a finished file, running in the background (``read_back`` waits for it
+    at once); ``wait`` raises VerificationError unless ``path`` reads without an error into
+    ``expected_frames``. With ``packet_md5`` (``LiveReadBack``'s) the file is checked as the
+    module docstring says; without, every picture is decoded here."""
+
+    def __init__(self, path: Path, expected_frames: int, packet_md5: Sequence[str] | None = None) -> None:
+        self.path, self.expected_frames, self.packet_md5 = path, expected_frames, packet_md5
+        self._proc: subprocess.Popen[str] | None = None
+        try:
+            # The decoder reads the file through a descriptor opened now: it reads these bytes
+            # even when the store moves the file meanwhile (a local store renames it away).
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            self._failed = exc
+            return
+        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-threads", "1"]
+        if packet_md5 is None:
+            command += ["-fd", str(fd), "-i", "fd:", "-progress", "pipe:1", "-map", "0", "-f", "null", "-"]
+        else:
+            # One read of the file, four outputs: the packets' checksums (to stdout), each
+            # picture's headers parsed, the keyframes decoded (the input's decoder skips the
+            # rest), the audio decoded.
+            command += ["-skip_frame", "nokey", "-fd", str(fd), "-i", "fd:",
+                        "-map", "0:v", "-c", "copy", "-f", "framemd5", "-hash", "md5", "pipe:1",
+                        "-map", "0:v", "-c", "copy", "-bsf:v", "h264_metadata", "-f", "null", "-",
+                        "-map", "0:v", "-f", "null", "-", "-map", "0:a?", "-f", "null", "-"]  # fmt: skip
+        try:
+            self._proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(fd,)
+            )
+        except OSError as exc:
+            self._failed = exc
+        finally:
+            os.close(fd)
+
+    def wait(self) -> None:
+        name = self.path.name
+        if self._proc is None:
+            raise VerificationError(f"{name}: the independent decoder could not run: {self._failed}")
+        try:
+            out, errors = self._proc.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as exc:
+            self.cancel()
+            raise VerificationError(f"{name}: the independent decoder did not finish: {exc}") from exc
+        _check_decoder(name, self._proc.returncode, errors)
+        if self.packet_md5 is None:
+            counts = _FRAME.findall(out)
+            frames = int(counts[-1]) if counts else 0
+        else:
+            stored = [line.rsplit(",", 1)[-1].strip() for line in out.splitlines() if line and line[0] != "#"]
+            frames = len(stored)
+            mismatch = next((i for i, (a, b) in enumerate(zip(stored, self.packet_md5, strict=False)) if a != b), None)
+            if mismatch is not None:
+                raise VerificationError(f"{name}: video packet {mismatch} as stored is not the one encoded")
+        if frames != self.expected_frames:
+            raise VerificationError(f"{name}: read back {frames} frames, wrote {self.expected_frames}")
+
+    def cancel(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.communicate()
+
+
+def read_back(path: Path, expected_frames: int, packet_md5: Sequence[str] | None = None) -> None:
+    """``FileReadBack``, waited for."""
+    FileReadBack(path, expected_frames, packet_md5).wait()
 
 
 class LiveReadBack:
-    """An ffmpeg process decoding a clip's video while it is written (see the module docstring)."""
+    """A clip's video packets checksummed, and decoded by an ffmpeg process, while it is written
+    (see the module docstring).
 
-    def __init__(self, workdir: Path, name: str, video: Stream) -> None:
+    The checksums are taken on the encoder's thread (20 us a packet; a thread of their own cost
+    more in handing over the GIL). The packets go to the decoder through a queue and a thread:
+    the decoder runs at the lowest priority, so it falls behind x264, and a pipe (64 KiB)
+    written from the encoder's thread would hold x264 back each time it fills. The queue is
+    bounded (``BACKLOG_BYTES``); past that the encoder waits rather than memory growing."""
+
+    BACKLOG_BYTES = 256 << 20
+    _UNIT = 1 << 16
+
+    def __init__(self, workdir: Path, name: str, video: Stream, pictures: Pictures = "keyframes") -> None:
         self.name = name
+        self.pictures = pictures
+        self.packet_md5: list[str] = []
+        self._video = video
         self._errors = workdir / f"{name}.readback-errors"
         self._progress = workdir / f"{name}.readback-progress"
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._room = threading.Semaphore(self.BACKLOG_BYTES // self._UNIT)
+        self._broken: OSError | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._writer: threading.Thread | None = None
+        if pictures != "keyframes":  # else keyframes are decoded from the file (read_back)
+            self._proc = self._start_decoder()
+            # x264 keeps its parameter sets (SPS, PPS) in the stream's extradata, not in packets:
+            # the decoder needs them first.
+            self._put(bytes(video.codec_context.extradata or b""))
+            self._writer = threading.Thread(target=self._write, name=f"readback-{name}", daemon=True)
+            self._writer.start()
+
+    def _start_decoder(self) -> subprocess.Popen[bytes]:
+        skip = ["-skip_frame", "noref"] if self.pictures == "reference" else []
+        # One thread: the least CPU per picture (frame threads cost 10 % more), and the deblocking
+        # filter skipped: it only smooths pixels, it parses nothing that could be damaged. The
+        # input is the raw Annex B stream as libx264 writes it: nothing to mux on our side.
         command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-progress", f"file:{self._progress}",
-                   "-threads", "2", "-skip_loop_filter", "all", "-f", "nut", "-i", "pipe:0", "-map", "0:v",
-                   "-f", "null", "-"]  # fmt: skip
+                   "-threads", "1", "-skip_loop_filter", "all", *skip, "-f", "h264", "-i", "pipe:0",
+                   "-map", "0:v", "-f", "null", "-"]  # fmt: skip
         with self._errors.open("w") as errors:
-            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-        # The decoder should use the time x264 leaves idle, not take turns with it. Set from here:
-        # a preexec_fn is unsafe in a process with threads (this one has several).
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        # The decoder should use the time x264 leaves idle before it takes turns with it (measured:
+        # niced it adds less wall time). Set from here: a preexec_fn is unsafe with threads.
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, self._proc.pid, 19)
-        assert self._proc.stdin is not None
-        self._pipe: OutputContainer = av.open(self._proc.stdin, "w", format="nut")
-        self._video = self._pipe.add_stream_from_template(video)
+            os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
+        return proc
 
     def feed(self, packet: Packet[Any]) -> None:
         """A copy of ``packet`` (muxing hands the original over to the clip's muxer)."""
-        copy: Packet[Any] = Packet(bytes(packet))
-        copy.pts, copy.dts, copy.time_base = packet.pts, packet.dts, packet.time_base
-        copy.is_keyframe = packet.is_keyframe
-        copy.stream = self._video
-        self._pipe.mux(copy)
+        data = bytes(packet)
+        self.packet_md5.append(hashlib.md5(as_stored(data), usedforsecurity=False).hexdigest())
+        if self._proc is not None:
+            self._put(data)
+
+    def _put(self, data: bytes) -> None:
+        for _ in range(self._units(data)):
+            self._room.acquire()
+        self._queue.put(data)
+
+    def _units(self, data: bytes) -> int:
+        return min(len(data) // self._UNIT + 1, self.BACKLOG_BYTES // self._UNIT)
+
+    def _write(self) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        while (data := self._queue.get()) is not None:
+            if self._broken is None:
+                try:
+                    self._proc.stdin.write(data)
+                except OSError as exc:  # the decoder is gone; finish() reports why
+                    self._broken = exc
+            for _ in range(self._units(data)):
+                self._room.release()
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
 
     def finish(self, expected_frames: int) -> None:
-        """Wait for the decoder; raise VerificationError unless every frame decoded cleanly."""
-        try:
-            self._pipe.close()
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            returncode = self._proc.wait(timeout=TIMEOUT_SECONDS)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            self.abort()
-            raise VerificationError(f"{self.name}: the independent decoder failed: {exc}") from exc
-        errors, progress = self._errors.read_text(), self._progress.read_text() if self._progress.exists() else ""
-        self._errors.unlink(missing_ok=True)
-        self._progress.unlink(missing_ok=True)
-        _check(self.name, returncode, errors, progress, expected_frames)
+        """Wait for the checksums and the decoder; raise VerificationError unless the decoder
+        reported no error and (decoding every picture) decoded ``expected_frames``."""
+        self._stop_writer()
+        if self._proc is not None:
+            try:
+                returncode = self._proc.wait(timeout=TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired as exc:
+                self.abort()
+                raise VerificationError(f"{self.name}: the independent decoder did not finish: {exc}") from exc
+            errors = self._errors.read_text() or (str(self._broken) if self._broken else "")
+            progress = self._progress.read_text() if self._progress.exists() else ""
+            self._remove_files()
+            _check_decoder(self.name, returncode, errors)
+            counts = _FRAME.findall(progress)
+            decoded = int(counts[-1]) if counts else 0
+            if self.pictures == "all" and decoded != expected_frames:
+                raise VerificationError(f"{self.name}: decoded {decoded} frames, wrote {expected_frames}")
+        if len(self.packet_md5) != expected_frames:
+            raise VerificationError(f"{self.name}: encoded {len(self.packet_md5)} packets for {expected_frames} frames")
 
     def abort(self) -> None:
-        self._proc.kill()
-        self._proc.wait()
-        with contextlib.suppress(Exception):  # the reader is gone: writing the trailer fails
-            self._pipe.close()
-        with contextlib.suppress(OSError):
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
+        if self._proc is not None:
+            self._proc.kill()
+        self._stop_writer()
+        if self._proc is not None:
+            self._proc.wait()
+        self._remove_files()
+
+    def _remove_files(self) -> None:
         self._errors.unlink(missing_ok=True)
         self._progress.unlink(missing_ok=True)

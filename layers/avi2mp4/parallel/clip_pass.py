@@ -98,7 +98,7 @@ class _ClipPass:
                     self.encoder.abort()
                 raise
         frames = clip.last_frame - clip.first_frame + 1
-        self.on_output(describe_file("clip", clip.index, clip.path, True, frames))
+        self.on_output(describe_file("clip", clip.index, clip.path, True, frames, clip.packet_md5))
         jpegs.hand_over_review(paged=True)  # this clip's page
         audio_end = None
         if ended and decoded.first_audio_sample is not None:
