@@ -190,8 +190,8 @@ class PipelineConfig:
     x264_crf: int = setting(23, "X264_CRF", flag="--crf", minimum=0, maximum=51,
         doc="x264 constant rate factor (quality; lower is better and larger)")  # fmt: skip
     verify_clips: bool = setting(True, "VERIFY_CLIPS", flag="--no-verify",
-        doc="read every clip back with the independent ffmpeg binary (frames counted and checksummed, "
-            "no decode errors)")  # fmt: skip
+        doc="read every clip back with the independent ffmpeg binary (its packets counted and checksummed, "
+            "keyframes and audio decoded without an error)")  # fmt: skip
     verify_pictures: str = setting("keyframes", "VERIFY_PICTURES", flag="--verify-pictures",
         choices=VERIFY_PICTURES, doc="which pictures the read-back decodes (every packet is counted and "
             "checksummed): `keyframes`, `reference` (every picture others are predicted from) or `all`; "

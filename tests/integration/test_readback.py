@@ -134,7 +134,7 @@ def test_the_file_is_read_as_handed_over_even_if_the_store_moves_it(tmp_path: Pa
 
 
 def test_a_conversion_reads_its_clips_back_at_every_level(tmp_path: Path) -> None:
-    """Split into clips (each decoded live) and a short video joined from segments (its checksums
+    """Split into clips (each read back on its own) and a short video joined from segments (its checksums
     carried across the join)."""
     src = make(tmp_path / "x.avi", *lavfi_video(3.0), "-c:v", "mjpeg")
     for pictures in ("keyframes", "reference", "all"):

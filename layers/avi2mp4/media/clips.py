@@ -51,7 +51,7 @@ class ClipFile:
     split: bool
     """True for the clips of a split (long) video, False for a video kept whole."""
     packet_md5: tuple[str, ...] = ()
-    """Each video packet's MD5 as stored, when its pictures were decoded live (``LiveReadBack``)."""
+    """Each video packet's MD5 as the MP4 stores it, taken while encoding (``LiveReadBack``)."""
 
 
 @dataclass
