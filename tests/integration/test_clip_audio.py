@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from avi2mp4.media.clip_audio import AudioRouter
 from avi2mp4.settings import PipelineConfig
 from devtools.readback import audio_samples, container_duration, lavfi_audio, lavfi_video, make, stream_starts
 from tests.local_job import run_local_job
@@ -49,9 +50,13 @@ def test_audio_longer_than_the_picture_is_trimmed_to_it(tmp_path: Path) -> None:
     assert container_duration(path) == pytest.approx(job.result.duration_seconds, abs=AAC_FRAME / 44_100)
 
 
-def test_a_short_video_joined_from_segments_keeps_seamless_audio(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kept_bytes", [AudioRouter.WHOLE_BUFFER_BYTES, 0])
+def test_a_short_video_joined_from_segments_keeps_seamless_audio(tmp_path: Path, kept_bytes: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """2 s == split_after: encoded as two 1 s segments, then joined; its audio is the whole
-    video's, encoded in one piece (no priming gap at the seam)."""
+    video's, encoded in one piece (no priming gap at the seam). Its first segment's samples are
+    kept raw until the second opens, or (``kept_bytes`` 0: past the bound) encoded at once."""
+    monkeypatch.setattr(AudioRouter, "WHOLE_BUFFER_BYTES", kept_bytes)
     src = make(tmp_path / "edge.avi", *lavfi_video(2.0), *lavfi_audio(2.0, 48_000), "-c:v", "mjpeg",
                "-c:a", "pcm_s16le")  # fmt: skip
 

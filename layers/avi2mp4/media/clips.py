@@ -91,6 +91,7 @@ class ClipWriter:
         self._held: list[ClipFile] = []  # closed, but may yet be joined if the video ends short
         self._delivered: list[ClipFile] = []
         self._long = False
+        self._opened = 0  # segments opened so far
         self._frames = first_frame
         self._video_end = 0  # ticks: end of the last frame so far
         self._floor = 0  # ticks: no audio before this is wanted
@@ -141,7 +142,8 @@ class ClipWriter:
             seg.video_done = True
         self._close_ready(at_end=True)
         if not self._long and self._held:  # a short video after all: one file
-            whole_audio = self.audio.whole() if self.audio is not None else (None, [])
+            # The whole video's audio for segments joined; one segment keeps its own.
+            whole_audio = self.audio.whole() if self.audio is not None and len(self._held) > 1 else (None, [])
             self._held = [join_clips(self._held, self.workdir / "whole.mp4", *whole_audio)]
         self._deliver()
         return sorted(self._delivered, key=lambda c: c.index)
@@ -168,6 +170,9 @@ class ClipWriter:
         video = container.add_stream_from_template(self.video_template)
         audio = self.audio.track(container) if self.audio is not None else None
         seg = _Segment(index, path, container, video, audio, self._frames, self._frames, pts, pts)
+        self._opened += 1
+        if self._opened == 2 and self.audio is not None:
+            self.audio.need_whole()  # two segments: a short video would be joined
         if self.read_back:
             seg.live = LiveReadBack(self.workdir, path.stem, self.video_template, self.pictures)
         self._segments[index] = seg
