@@ -13,7 +13,7 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
-from .audio_split import AudioSplitter
+from .audio_split import SAMPLE_FORMAT, AudioSplitter
 from .encoders import AudioEncoder
 
 
@@ -55,7 +55,7 @@ class AudioRouter:
         self.samples = AudioSplitter(rate, layout)
         self._whole: AudioEncoder | None = AudioEncoder(rate, layout)
         self._whole_packets: list[Packet[Stream]] = []
-        self._unencoded: list[tuple[np.ndarray, str]] | None = []  # None: encoding as they come
+        self._unencoded: list[bytearray] | None = []  # a buffer per channel; None: encoding as they come
         self._unencoded_bytes = 0
 
     def track(self, container: OutputContainer) -> ClipAudioTrack:
@@ -89,25 +89,32 @@ class AudioRouter:
             if frame is None:
                 break
             if self._whole is not None:
-                self._add_to_whole(frame.to_ndarray(), frame.format.name)
+                self._add_to_whole(frame.to_ndarray())
             clips[owner][1].encode(frame)
 
-    def _add_to_whole(self, samples: np.ndarray, sample_format: str) -> None:
+    def _add_to_whole(self, samples: np.ndarray) -> None:
+        """``samples``: (channels, n) float32, as the splitter hands them out."""
         if self._unencoded is not None and self._unencoded_bytes + samples.nbytes <= self.WHOLE_BUFFER_BYTES:
-            self._unencoded.append((samples, sample_format))
+            # Kept in one growing buffer per channel: thousands of small arrays cost twice their size.
+            if not self._unencoded:
+                self._unencoded = [bytearray() for _ in range(samples.shape[0])]
+            for plane, channel in zip(self._unencoded, samples, strict=True):
+                plane += channel.tobytes()
             self._unencoded_bytes += samples.nbytes
             return
         self.need_whole()
         assert self._whole is not None
-        copy = AudioFrame.from_ndarray(samples, format=sample_format, layout=self.layout)
-        copy.sample_rate = self.rate
-        self._whole_packets += self._whole.encode(copy)
+        frame = AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=SAMPLE_FORMAT, layout=self.layout)
+        frame.sample_rate = self.rate
+        self._whole_packets += self._whole.encode(frame)
 
     def need_whole(self) -> None:
         """A second segment opened: the whole-video stream may be wanted; encode what was kept."""
         kept, self._unencoded, self._unencoded_bytes = self._unencoded or [], None, 0
-        for samples, sample_format in kept:
-            self._add_to_whole(samples, sample_format)
+        if kept:
+            samples = np.stack([np.frombuffer(plane, dtype=np.float32) for plane in kept])
+            for start in range(0, samples.shape[1], self.rate):  # a second at a time
+                self._add_to_whole(samples[:, start : start + self.rate])
 
     def whole(self) -> tuple[AudioStream | None, list[Packet[Stream]]]:
         """The whole video's audio (for joining a short video's segments), flushed."""
