@@ -119,9 +119,15 @@ def peak_workdir(src: Path, work: Path) -> tuple[float, float]:
     peak = [0]
     done = threading.Event()
 
+    def file_size(path: Path) -> int:
+        try:
+            return path.stat().st_size if path.is_file() else 0
+        except FileNotFoundError:  # handed over (moved away) between the listing and the stat
+            return 0
+
     def watch() -> None:
         while not done.is_set():
-            size = sum(p.stat().st_size for p in tmp_root.rglob("*") if p.is_file())
+            size = sum(file_size(p) for p in tmp_root.rglob("*"))
             peak[0] = max(peak[0], size)
             done.wait(0.1)
 
