@@ -147,3 +147,9 @@ def test_a_conversion_reads_its_clips_back_at_every_level(tmp_path: Path) -> Non
             )  # fmt: skip
             assert proc.returncode == 0, proc.stdout + proc.stderr
             assert len(list((out / "video-mp4").glob("*.mp4"))) == (3 if split == "2" else 1)
+
+
+def test_a_missing_file_is_a_verification_error(tmp_path: Path) -> None:
+    reading = FileReadBack(tmp_path / "gone.mp4", FRAMES, [])
+    with pytest.raises(VerificationError, match=r"gone\.mp4: the independent decoder could not run"):
+        reading.wait()

@@ -84,6 +84,7 @@ class FileReadBack:
     def __init__(self, path: Path, expected_frames: int, packet_md5: Sequence[str] | None = None) -> None:
         self.path, self.expected_frames, self.packet_md5 = path, expected_frames, packet_md5
         self._proc: subprocess.Popen[str] | None = None
+        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-threads", "1"]
         try:
             # The decoder reads the file through a descriptor opened now: it reads these bytes
             # even when the store moves the file meanwhile (a local store renames it away).
@@ -91,7 +92,6 @@ class FileReadBack:
         except OSError as exc:
             self._failed = exc
             return
-        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-threads", "1"]
         if packet_md5 is None:
             command += ["-fd", str(fd), "-i", "fd:", "-progress", "pipe:1", "-map", "0", "-f", "null", "-"]
         else:
