@@ -195,7 +195,7 @@ class PipelineConfig:
     verify_pictures: str = setting("keyframes", "VERIFY_PICTURES", flag="--verify-pictures",
         choices=VERIFY_PICTURES, doc="which pictures the read-back decodes (every packet is counted and "
             "checksummed): `keyframes`, `reference` (every picture others are predicted from) or `all`; "
-            "on 2 vCPU they add about 3, 5 and 13 percent to the conversion time")  # fmt: skip
+            "on 2 vCPU they add 1-3, 2-5 and 7-13 percent to the conversion time (bench)")  # fmt: skip
     fallback_fps: float = 25.0
     """Frame rate assumed when the header's rate is missing or implausible."""
     max_fps: float = 240.0
