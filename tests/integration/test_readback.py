@@ -153,3 +153,10 @@ def test_a_missing_file_is_a_verification_error(tmp_path: Path) -> None:
     reading = FileReadBack(tmp_path / "gone.mp4", FRAMES, [])
     with pytest.raises(VerificationError, match=r"gone\.mp4: the independent decoder could not run"):
         reading.wait()
+
+
+def test_a_full_backlog_makes_the_encoder_wait_not_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``BACKLOG_BYTES`` queued for the decoder, ``feed`` waits for it to catch up."""
+    monkeypatch.setattr(LiveReadBack, "BACKLOG_BYTES", 1)
+    live, _ = _encode(tmp_path / "clip.mp4", "all")
+    live.finish(FRAMES)

@@ -41,7 +41,6 @@ from av.stream import Stream
 from ..errors import EncoderUnavailable, VerificationError
 
 _FRAME = re.compile(r"^frame=(\d+)$", re.MULTILINE)
-_START_CODE = re.compile(b"\x00\x00\x01")
 TIMEOUT_SECONDS = 900
 Pictures = Literal["keyframes", "reference", "all"]
 
@@ -84,6 +83,7 @@ class FileReadBack:
     def __init__(self, path: Path, expected_frames: int, packet_md5: Sequence[str] | None = None) -> None:
         self.path, self.expected_frames, self.packet_md5 = path, expected_frames, packet_md5
         self._proc: subprocess.Popen[str] | None = None
+        self._failed: OSError | None = None
         command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-threads", "1"]
         try:
             # The decoder reads the file through a descriptor opened now: it reads these bytes
@@ -155,7 +155,6 @@ class LiveReadBack:
     bounded (``BACKLOG_BYTES``); past that the encoder waits rather than memory growing."""
 
     BACKLOG_BYTES = 256 << 20
-    _UNIT = 1 << 16
 
     def __init__(self, workdir: Path, name: str, video: Stream, pictures: Pictures = "keyframes") -> None:
         self.name = name
@@ -165,7 +164,8 @@ class LiveReadBack:
         self._errors = workdir / f"{name}.readback-errors"
         self._progress = workdir / f"{name}.readback-progress"
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._room = threading.Semaphore(self.BACKLOG_BYTES // self._UNIT)
+        self._queued = 0  # bytes in the queue
+        self._space = threading.Condition()
         self._broken: OSError | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._writer: threading.Thread | None = None
@@ -201,12 +201,10 @@ class LiveReadBack:
             self._put(data)
 
     def _put(self, data: bytes) -> None:
-        for _ in range(self._units(data)):
-            self._room.acquire()
+        with self._space:
+            self._space.wait_for(lambda: self._queued == 0 or self._queued + len(data) <= self.BACKLOG_BYTES)
+            self._queued += len(data)
         self._queue.put(data)
-
-    def _units(self, data: bytes) -> int:
-        return min(len(data) // self._UNIT + 1, self.BACKLOG_BYTES // self._UNIT)
 
     def _write(self) -> None:
         assert self._proc is not None and self._proc.stdin is not None
@@ -216,8 +214,9 @@ class LiveReadBack:
                     self._proc.stdin.write(data)
                 except OSError as exc:  # the decoder is gone; finish() reports why
                     self._broken = exc
-            for _ in range(self._units(data)):
-                self._room.release()
+            with self._space:
+                self._queued -= len(data)
+                self._space.notify()
         with contextlib.suppress(OSError):
             self._proc.stdin.close()
 
