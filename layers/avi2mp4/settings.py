@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 
 from .errors import ConfigError
 
-VERIFY_PICTURES = ("keyframes", "reference", "all")
+VERIFY_PICTURES = ("keyframes", "reference", "all")  # = media.readback.Pictures (tested)
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow", "placebo",

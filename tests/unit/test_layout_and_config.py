@@ -61,3 +61,13 @@ def test_progress_bar_shows_file_share_eta_and_speed_in_place() -> None:
     assert "\n" not in drawn, "redrawn in place, never a new line"
     assert all(len(line.rstrip()) <= 80 for line in drawn.split("\r")), "never wider than the terminal"
     bar.clear()
+
+
+def test_the_read_back_levels_are_the_ones_the_setting_offers() -> None:
+    """settings may not import media (import rules), so the names are written twice: keep them equal."""
+    from typing import get_args
+
+    from avi2mp4.media.readback import Pictures
+    from avi2mp4.settings import VERIFY_PICTURES
+
+    assert get_args(Pictures) == VERIFY_PICTURES
