@@ -8,11 +8,15 @@ clips come from one x264 and one AAC encoder, with identical parameters.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import logging
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 
 import av
+import av.logging
 from av.audio.frame import AudioFrame
 from av.audio.stream import AudioStream
 from av.packet import Packet
@@ -26,7 +30,14 @@ from ..settings import PipelineConfig
 from .picture import even
 from .probe import VideoFacts
 
+log = logging.getLogger(__name__)
+
 AUDIO_BITRATE = 128_000
+NONDETERMINISTIC_CPU = "AVX512"
+"""x264's AVX-512 code makes its output vary run to run (measured with this build, core 165: 22
+different streams in 30 encodes of one input, in PyAV and in the ffmpeg CLI alike); without it the
+same input always gives the same bytes, at the same speed."""
+_CPU_LOCK = threading.Lock()
 
 
 def require_encoders(*names: str) -> None:
@@ -36,6 +47,37 @@ def require_encoders(*names: str) -> None:
             av.Codec(name, "w")
         except (av.FFmpegError, ValueError) as exc:
             raise EncoderUnavailable(f"this FFmpeg build has no {name} encoder") from exc
+    if "libx264" in names:
+        x264_cpu_flags()  # asked once, now: not while a decode pass captures FFmpeg's log
+
+
+@functools.cache
+def x264_cpu_flags() -> str | None:
+    """The CPU capabilities x264 detects here, less AVX-512, as its ``asm`` parameter takes them;
+    None where nothing needs masking (no AVX-512: another machine, arm64) or x264 did not say."""
+    with _CPU_LOCK:
+        previous = av.logging.get_level()
+        av.logging.set_level(av.logging.INFO)
+        try:
+            with av.logging.Capture(local=True) as logs:
+                probe = av.open(io.BytesIO(), "w", format="mp4")
+                stream = probe.add_stream("libx264", rate=25)
+                ctx = stream.codec_context
+                ctx.width = ctx.height = 64
+                ctx.pix_fmt = "yuv420p"
+                ctx.open()
+                with contextlib.suppress(Exception):
+                    probe.close()
+        finally:
+            av.logging.set_level(previous)
+    said = [m for _, name, m in logs if name == "libx264" and m.startswith("using cpu capabilities:")]
+    if not said:
+        log.warning("x264 did not name its CPU capabilities; its output may differ run to run")
+        return None
+    names = said[0].split(":", 1)[1].split()
+    if NONDETERMINISTIC_CPU not in names:
+        return None
+    return ",".join(n for n in names if n != NONDETERMINISTIC_CPU)
 
 
 class _Holder:
@@ -71,6 +113,9 @@ class VideoEncoder:
         # AUTO = frame + slice; libx264 then uses frame threads (the CLI's choice), ~12 % faster.
         ctx.thread_type = "AUTO"
         ctx.options = {"preset": cfg.x264_preset, "crf": str(cfg.x264_crf), "forced-idr": "1"}
+        flags = x264_cpu_flags()
+        if flags is not None:  # the same input gives the same bytes (NONDETERMINISTIC_CPU)
+            ctx.options = {**ctx.options, "x264-params": f"asm={flags}"}
         ctx.open()
         self._holder.publish()
         self.stream: VideoStream = stream
