@@ -1,14 +1,22 @@
-"""One decode pass per video: transcode, sample JPEGs and judge frames from the same frames.
+"""The decode pass: one loop that transcodes, samples JPEGs and judges frames from the same decoded
+frames, over a whole recording (one pass) or over one clip of it (a clip job).
 
-The core knows paths, not buckets: it reads a local file, writes into a work folder, and hands each
-finished output to ``on_output`` (which takes ownership of the file) as soon as it is final, so the
-work folder stays small however long the video is. Outputs are identified by role (clip number,
-frame index), never by a user-facing name: naming is ``outputs.names``'s job.
+The core knows paths, not buckets: it reads a local file (or a seekable file object), writes into a
+work folder, and hands each finished output to ``on_output`` (which takes ownership of the file) as
+soon as it is final, so the work folder stays small however long the video is. Outputs are
+identified by role (clip number, frame index), never by a user-facing name: naming is
+``outputs.names``'s job.
+
+A clip job (``Span.clip``) starts at a keyframe before its clip (``SeekPoint``): the frames before
+the clip are shown to the dead-frame judge only (its history), the frames after it only until the
+last verdict is settled (its lookahead), so names, ranges and verdicts equal the one pass's.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import math
 import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,16 +24,19 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
 
-from .errors import Avi2Mp4Error, NoDecodableFrames, ResourceLimit, UnsupportedVideo
+from .errors import Avi2Mp4Error, NoDecodableFrames, NotCuttable, ResourceLimit, UnsupportedVideo
 from .handover import DeadFrame, KeptFrame, OutputHandler, describe_file
 from .jpeg_sampler import JpegSampler
 from .media.clips import ClipEncoder, ClipFile
-from .media.decode import DecodedFrame, DecodePass
+from .media.decode import DecodedFrame, DecodePass, SeekPoint
 from .media.encoder_thread import EncoderThread
 from .media.encoders import require_encoders
 from .media.picture import FrameConverter
-from .media.probe import VideoFacts, open_input, select_streams, video_facts
+from .media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
+from .media.timing import frame_ticks, played_rate
 from .settings import PipelineConfig
 
 PROGRESS_EVERY_FRAMES = 25
@@ -56,6 +67,40 @@ class PipelineResult:
     """Audio left out, header claims that decoding did not bear out."""
 
 
+@dataclass(frozen=True)
+class Span:
+    """What a pass converts: the whole recording, or one clip of it."""
+
+    clip: int | None = None
+    """None: the whole recording. Else the clip whose frames (by time) are this pass's own."""
+    judge_from: int = 0
+    """The first frame shown to the dead-frame judge (a clip job: its history, before the clip)."""
+    seek: SeekPoint | None = None
+    """Where decoding starts (a clip job), and how frames are numbered and timed from there."""
+
+
+@dataclass
+class PassResult:
+    """What one pass decoded of its own frames (a clip job: its clip's), and what it produced."""
+
+    facts: VideoFacts
+    clips: list[ClipFile]
+    jpegs: list[KeptFrame]
+    dead_frames: list[DeadFrame]
+    frames: int
+    """Own frames decoded."""
+    decode_errors: int
+    error_messages: list[str]
+    steps: dict[int, int]
+    """Ticks between consecutive frames -> how often, for the own frames (fps as played)."""
+    last_pts: int
+    audio_end: int | None
+    """Where the recording's decoded audio ends, in samples, if this pass reached its end and knows
+    its audio's place (a clip job); None otherwise."""
+    audio_seconds: float | None
+    warnings: list[str]
+
+
 ProgressHandler = Callable[[Progress], None]
 StopCheck = Callable[[], None]
 """Called at every decoded frame, on the decoding thread; raises to end the conversion."""
@@ -76,10 +121,41 @@ def process_video(
     the caller owns cleaning up what it already received. The dead-frame filter is the one the
     settings ask for (``make_judge``).
     """
+    r = run_pass(src, src.name, workdir, cfg, Span(), on_output=on_output, progress=progress, stop=stop)
+    ticks, fps = played_rate(r.steps, r.facts.time_base, r.facts.fps)
+    duration = float((r.last_pts + ticks) * r.facts.time_base)
+    return PipelineResult(
+        facts=r.facts,
+        fps=fps,
+        frames_decoded=r.frames,
+        duration_seconds=duration,
+        clips=r.clips,
+        jpegs=r.jpegs,
+        dead_frames=r.dead_frames,
+        decode_errors=r.decode_errors,
+        error_messages=r.error_messages,
+        warnings=r.warnings + header_mismatches(r.facts, r.frames, duration, r.audio_seconds),
+    )
+
+
+def run_pass(src: MediaSource, name: str, workdir: Path, cfg: PipelineConfig, span: Span, *,
+             on_output: OutputHandler, progress: ProgressHandler | None = None, stop: StopCheck | None = None,
+             expected_facts: VideoFacts | None = None) -> PassResult:  # fmt: skip
+    """One decode pass over ``span`` of ``src`` (``name`` in messages). ``expected_facts``: what the
+    plan saw (a clip job); a file whose streams differ is not the one planned (``NotCuttable``)."""
     require_encoders("libx264", "aac")
     workdir.mkdir(parents=True, exist_ok=True)
-    with media_errors(src.name):
-        return _convert(src, workdir, cfg, on_output, progress, stop or _never)
+    with media_errors(name), open_input(src, name) as container:
+        video, audio, warnings = select_streams(container, name)
+        facts = video_facts(container, video, audio, cfg)
+        if expected_facts is not None and facts != expected_facts:
+            raise NotCuttable("the file's streams differ from the plan's (was the object replaced?)")
+        decoded = DecodePass(container, video, audio, facts, span.seek)
+        expected = float(container.duration / av.time_base) if container.duration else None
+        driver = _Driver(decoded, audio, workdir, cfg, span, on_output, progress, stop or _never, expected)
+        result = driver.run()
+    result.warnings = warnings + result.warnings
+    return result
 
 
 @contextlib.contextmanager
@@ -105,60 +181,133 @@ def _never() -> None:
     """The default StopCheck: run to the end."""
 
 
-def _convert(src: Path, workdir: Path, cfg: PipelineConfig, on_output: OutputHandler,
-             progress: ProgressHandler | None, stop: StopCheck) -> PipelineResult:  # fmt: skip
-    with open_input(src) as container:
-        video, audio, warnings = select_streams(container, src.name)
-        facts = video_facts(container, video, audio, cfg)
-        decoded = DecodePass(container, video, audio, facts)
-        expected = float(container.duration / av.time_base) if container.duration else None
-        jpegs = JpegSampler(workdir, cfg, facts, on_output)
-        finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
-        rate = audio.codec_context.sample_rate if audio is not None else None
-        channels = audio.codec_context.channels if audio is not None else 0
-        encoder = EncoderThread(ClipEncoder(workdir, facts, cfg, rate or None, channels, finished.put),
-                                FrameConverter(facts.width, facts.height))  # fmt: skip
+class _Driver:
+    """The loop of one pass. Every decoded frame from ``span.judge_from`` on is shown to the judge;
+    the own frames (all of them, or the clip's by time) are encoded and sampled. A clip job stops
+    once the judge has settled every sampled frame of the clip (its lookahead) and the audio has
+    reached the clip's end."""
 
-        def hand_over_clips() -> None:
-            while not finished.empty():
-                clip = finished.get()
-                frames = clip.last_frame - clip.first_frame + 1
-                on_output(describe_file("clip", clip.index, clip.path, clip.split, frames, clip.packet_md5))
+    def __init__(self, decoded: DecodePass, audio: AudioStream | None, workdir: Path, cfg: PipelineConfig,
+                 span: Span, on_output: OutputHandler, progress: ProgressHandler | None, stop: StopCheck,
+                 expected: float | None) -> None:  # fmt: skip
+        self.decoded, self.workdir, self.cfg, self.span = decoded, workdir, cfg, span
+        self.facts = facts = decoded.facts
+        self.on_output, self.progress, self.stop, self.expected = on_output, progress, stop, expected
+        self.jpegs = JpegSampler(workdir, cfg, facts, on_output, thin=span.clip is None)  # finish thins clips
+        self.clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
+        self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
+        # Frames past a clip to decode: the judge's lookahead, and at least one (the frame that
+        # shows the clip has ended; with no lookahead, audio alone must not end a clip job early).
+        self.lookahead = max(1, self.jpegs.judge.lookahead_frames)
+        self.audio_rate = audio.codec_context.sample_rate if audio is not None else 0
+        self.audio_channels = audio.codec_context.channels if audio is not None else 0
+        self.encoder: EncoderThread | None = None  # made at the first own frame
+        self.early_audio: list[tuple[AudioFrame, int | None]] = []
+        self.finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
+        self.steps: collections.Counter[int] = collections.Counter()
+        self.own = 0
+        self.last_pts: int | None = None  # the last own frame's
+        self.previous_pts: int | None = None  # any frame's
+        self.previous_index = -1
 
+    def run(self) -> PassResult:
+        decoded, span = self.decoded, self.span
         try:
-            for item in decoded:
-                if not isinstance(item, DecodedFrame):
-                    encoder.add_audio(item)
-                    continue
-                stop()
-                jpegs.observe(item)
-                encoder.add_video(item.frame, item.pts)
-                hand_over_clips()
-                if progress is not None and item.index % PROGRESS_EVERY_FRAMES == 0:
-                    progress(Progress(item.index + 1, float(item.pts * facts.time_base), expected))
-            jpegs.finish()
-            if decoded.frames == 0:
+            ended = self._decode()
+            self.jpegs.finish()
+            if self.encoder is None:
+                if span.clip is not None:
+                    raise NotCuttable(f"clip {span.clip} decoded no frame of its own")
                 errors = decoded.errors.count
                 why = f"{errors} decode errors" if errors else "the file holds no frames"
-                raise NoDecodableFrames(f"no frame of the {facts.codec} video decodes ({why})")
-            clips = encoder.finish()
-            hand_over_clips()
-            jpegs.hand_over_review(paged=any(c.split for c in clips))
+                raise NoDecodableFrames(f"no frame of the {self.facts.codec} video decodes ({why})")
+            clips = self.encoder.finish()
+            self._hand_over_clips()
+            self.jpegs.hand_over_review(paged=any(c.split for c in clips))
         except BaseException:
-            encoder.abort()
+            if self.encoder is not None:
+                self.encoder.abort()
             raise
-    return PipelineResult(
-        facts=facts,
-        fps=decoded.fps,
-        frames_decoded=decoded.frames,
-        duration_seconds=decoded.duration_seconds,
-        clips=clips,
-        jpegs=sorted(jpegs.kept, key=lambda f: f.index),
-        dead_frames=sorted(jpegs.dead, key=lambda d: d.index),
-        decode_errors=decoded.errors.count,
-        error_messages=decoded.errors.messages,
-        warnings=warnings + header_mismatches(facts, decoded.frames, decoded.duration_seconds, decoded.audio_seconds),
-    )
+        audio_end = None
+        if ended and decoded.first_audio_sample is not None:
+            audio_end = decoded.first_audio_sample + decoded.audio_samples
+        return PassResult(
+            facts=self.facts, clips=clips,
+            jpegs=sorted(self.jpegs.kept, key=lambda f: f.index),
+            dead_frames=sorted(self.jpegs.dead, key=lambda d: d.index),
+            frames=self.own, decode_errors=decoded.errors.count, error_messages=decoded.errors.messages,
+            steps=dict(self.steps), last_pts=self.last_pts or 0, audio_end=audio_end,
+            audio_seconds=decoded.audio_seconds, warnings=[],
+        )  # fmt: skip
+
+    def _decode(self) -> bool:
+        """Decode until the span and its lookahead are done; True if the recording ended first."""
+        after = 0  # frames seen past a clip job's clip
+        audio_at = None  # a clip job: position of the next audio sample on the recording's timeline
+        for item in self.decoded:
+            if not isinstance(item, DecodedFrame):
+                if audio_at is None:
+                    audio_at = self.decoded.first_audio_sample
+                self._add_audio(item, audio_at)
+                audio_at = None if audio_at is None else audio_at + item.samples
+                if after >= self.lookahead and self._audio_done(audio_at):
+                    return False
+                continue
+            self.stop()
+            clip = self.span.clip
+            where = 0 if clip is None else math.floor(item.pts / self.clip_ticks) - clip  # <0 before, >0 after
+            if item.index >= self.span.judge_from:
+                self.jpegs.observe(item, mine=where == 0)
+            if where == 0:
+                self._add_video(item)
+            self.previous_pts, self.previous_index = item.pts, item.index
+            if where > 0:
+                after += 1
+                if after >= self.lookahead and self._audio_done(audio_at):
+                    return False
+        return True
+
+    def _add_video(self, item: DecodedFrame) -> None:
+        if self.last_pts is not None and item.index != self.previous_index + 1:
+            raise NotCuttable(f"frame {item.index} follows frame {self.previous_index}: the frames cannot be "
+                              "numbered as one pass would")  # fmt: skip
+        if self.encoder is None:
+            facts = self.facts
+            clips = ClipEncoder(self.workdir, facts, self.cfg, self.audio_rate or None, self.audio_channels,
+                                self.finished.put, only_clip=self.span.clip, first_frame=item.index)  # fmt: skip
+            self.encoder = EncoderThread(clips, FrameConverter(facts.width, facts.height))
+            for frame, position in self.early_audio:
+                self.encoder.add_audio(frame, position)
+            self.early_audio.clear()
+        if self.previous_pts is not None:  # every frame but the first has a step from the one before
+            self.steps[item.pts - self.previous_pts] += 1
+        self.encoder.add_video(item.frame, item.pts)
+        self.own += 1
+        self.last_pts = item.pts
+        self._hand_over_clips()
+        if self.progress is not None and item.index % PROGRESS_EVERY_FRAMES == 0:
+            self.progress(Progress(item.index + 1, float(item.pts * self.facts.time_base), self.expected))
+
+    def _add_audio(self, frame: AudioFrame, position: int | None) -> None:
+        """``position`` places the first sample a clip job's audio sees (later ones are ignored)."""
+        if self.encoder is not None:
+            self.encoder.add_audio(frame, position)
+        else:
+            self.early_audio.append((frame, position))
+
+    def _audio_done(self, audio_at: int | None) -> bool:
+        """Whether the audio has been decoded past the clip's last frame (or there is none)."""
+        if self.audio_rate == 0 or self.last_pts is None:
+            return True
+        if audio_at is None:
+            return False
+        return audio_at >= (self.last_pts + self.frame_ticks) * self.facts.time_base * self.audio_rate
+
+    def _hand_over_clips(self) -> None:
+        while not self.finished.empty():
+            clip = self.finished.get()
+            frames = clip.last_frame - clip.first_frame + 1
+            self.on_output(describe_file("clip", clip.index, clip.path, clip.split, frames, clip.packet_md5))
 
 
 def header_mismatches(facts: VideoFacts, frames: int, video: float, audio: float | None) -> list[str]:

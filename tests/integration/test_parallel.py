@@ -188,3 +188,14 @@ def test_near_duplicates_are_thinned_across_clips_as_in_one_pass(tmp_path: Path)
     assert {d["reason"] for d in manifest["dead_frames"]} == {"near_duplicate"}
     jpegs = sorted(p.name for p in (tmp_path / "parallel" / "unlabeled-images").rglob("*.jpg"))
     assert len(jpegs) == len(manifest["frames"]), "the thinned JPEGs are gone from the store"
+
+
+def test_clip_jobs_without_the_dead_frame_filter_are_cut_too(tmp_path: Path) -> None:
+    # No filter, no lookahead: a clip job must still decode its own frames, not stop at the audio
+    # that comes before them (it used to, and the recording fell back to one pass).
+    src = make(tmp_path / "nofilter.avi", *lavfi_video(SECONDS), *CODECS["mjpeg_pcm"])
+
+    single, parallel = _both(src, tmp_path, dataclasses.replace(CFG, dead_frame_filter=False))
+
+    _same_outputs(single, parallel)
+    _frame_exact(src, parallel)

@@ -5,12 +5,10 @@ are flushed, so a truncated file yields what it holds."""
 from __future__ import annotations
 
 import bisect
-import collections
 import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import av
 import av.logging
@@ -24,7 +22,7 @@ from av.video.stream import VideoStream
 
 from ..errors import NotCuttable
 from .probe import VideoFacts
-from .timing import FrameClock, frame_ticks, played_rate
+from .timing import FrameClock, frame_ticks
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +128,6 @@ class DecodePass:
         """The position of the first decoded audio sample on the recording's audio timeline."""
         self._key_ts: int | None = None  # after a seek: the keyframe's presentation time
         self._seen: list[int] = []  # after a seek: every video packet's time since, sorted
-        self._timed_any = False
-        self._steps: collections.Counter[int] = collections.Counter()  # pts step -> frames
         self._at_start = seek is None
         if seek is not None:
             # The demuxer's index lookup: the keyframe at or before the timestamp (AVI: idx1/indx).
@@ -178,20 +174,6 @@ class DecodePass:
         if self.audio is None:
             return None
         return self.audio_samples / self.audio.codec_context.sample_rate
-
-    @property
-    def frame_ticks(self) -> int:
-        """The step between frames that decoding showed most often (``timing.played_rate``)."""
-        return played_rate(self._steps, self.facts.time_base, self.facts.fps)[0]
-
-    @property
-    def fps(self) -> Fraction:
-        """The rate the frames play at (the header's, unless decoding showed another step)."""
-        return played_rate(self._steps, self.facts.time_base, self.facts.fps)[1]
-
-    @property
-    def duration_seconds(self) -> float:
-        return float((self.last_pts + self.frame_ticks) * self.facts.time_base)
 
     def _streams(self) -> list[Stream]:
         return [self.video] + ([self.audio] if self.audio is not None else [])
@@ -248,9 +230,6 @@ class DecodePass:
                 # Frame k of one pass gets the k-th smallest packet time: its number is how many
                 # packets from the keyframe on have a smaller time, plus the frames before it.
                 index = self.seek.frame_index + bisect.bisect_left(self._seen, pts + self.seek.origin)
-            if self._timed_any:  # a step from the frame before (the first has none)
-                self._steps[pts - self.last_pts] += 1
-            self._timed_any = True
             self.frames = index + 1
             self.last_pts = pts
             yield DecodedFrame(index, pts, frame, self.damage.is_damaged(frame))
