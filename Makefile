@@ -12,12 +12,12 @@ CHECKOV := .tools/checkov/bin/checkov
 
 setup: $(VENV)/.installed-$(IMAGE_PYTHON)
 
-$(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt pyproject.toml Dockerfile
+$(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt pyproject.toml devtools/pyproject.toml Dockerfile
 	@test -n "$(PYTHON)" || python3 devtools/lambda_image.py find-python
 	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e . -e devtools
 	touch $@
 
 demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a generated AVI

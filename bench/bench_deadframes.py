@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from av.video.frame import VideoFrame
 
-from avi2mp4.job import run_job
+from avi2mp4.conversion.one_pass import run_job
 from avi2mp4.labeling.detector import DeadFrameDetector
-from avi2mp4.outputs.manifest import SourceRef
 from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.local import LocalStore
+from avi2mp4.storage.port import SourceRef
 from devtools.deadframe_eval import FFMPEG_PER_FRAME, Score, ffmpeg_anchor, score_detector
 from devtools.deadframe_truth import ALIVE_LABELS, DEAD_LABELS, QUALITIES, write_truth_clip
 from devtools.synth import write_corridor

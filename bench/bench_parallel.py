@@ -35,7 +35,7 @@ from typing import Any
 
 from bench_pipeline import CRF, FFMPEG, PRESET, make_input
 
-from avi2mp4.parallel.finish import VERIFY_WORKERS
+from avi2mp4.conversion.finish import VERIFY_WORKERS
 
 S3_MB_S = 60.0
 """Sequential 1 MiB ranged GETs from one function (first-byte latency dominates small reads)."""
@@ -114,23 +114,29 @@ def main() -> None:
 def measure_parts(src: Path, work: Path) -> dict[str, float]:
     """Plan, one clip job alone, finish, and the handler's import: what the Lambda model is built from."""
     sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers"), str(Path(__file__).resolve().parents[1])]
-    from avi2mp4.outputs.manifest import SourceRef
-    from avi2mp4.parallel.clip_job import run_clip
-    from avi2mp4.parallel.finish import finish, start
+    import dataclasses
+
+    from avi2mp4.conversion.clip_job import run_clip
+    from avi2mp4.conversion.finish import finish, start
+    from avi2mp4.conversion.plan import make_plan
     from avi2mp4.settings import PipelineConfig
     from avi2mp4.storage.local import LocalStore
+    from avi2mp4.storage.port import SourceRef
     from devtools.counting_file import CountingFile
 
     cfg = PipelineConfig(x264_preset=PRESET, x264_crf=int(CRF))
     store = LocalStore(work / "parts")
     source = SourceRef(src.name, src.stat().st_size)
     counting = CountingFile(src)
-    plan, plan_s, _ = measured(lambda: start(counting, source, store, cfg))  # type: ignore[arg-type]
+    planned, plan_s, _ = measured(lambda: make_plan(counting, source, cfg))  # type: ignore[arg-type]
+    plan = dataclasses.replace(planned, run_id="bench")
+    start(plan, store)
     clip_runs = []
     for span in plan.clips:
         _, clip_s, clip_cpu = measured(lambda span=span: run_clip(src, plan, span.index, store, cfg, tmp_root=work))  # type: ignore[misc]
         clip_runs.append((clip_s, clip_cpu))
-    job, finish_s, _ = measured(lambda: finish(plan, store, cfg))
+    done, finish_s, _ = measured(lambda: finish(plan, store, cfg))
+    job = done.job
     imports = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for _ in range(3):

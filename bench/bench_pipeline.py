@@ -109,10 +109,10 @@ def compare(src: Path, work: Path, runs: int) -> dict[str, float]:
 
 def peak_workdir(src: Path, work: Path) -> tuple[float, float]:
     """Peak bytes in the pipeline's work folder vs. total clip bytes, for a split video (in process)."""
-    from avi2mp4.job import run_job
-    from avi2mp4.outputs.manifest import SourceRef
+    from avi2mp4.conversion.one_pass import run_job
     from avi2mp4.settings import PipelineConfig
     from avi2mp4.storage.local import LocalStore
+    from avi2mp4.storage.port import SourceRef
 
     tmp_root = work / "tmp-root"
     tmp_root.mkdir()

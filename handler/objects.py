@@ -7,6 +7,8 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
+from avi2mp4.conversion.outcome import Converted, Failed, FallBack, HandedOff, Outcome, Rejected, Skipped
+
 
 @dataclass(frozen=True)
 class ObjectRef:
@@ -50,8 +52,9 @@ class ObjectResult:
     status: str
     """``converted``; ``rejected`` (bad input: kept, tagged, the reason recorded; not retried);
     ``gone`` (the source no longer exists: an earlier run finished it); ``superseded`` (a newer
-    version was uploaded under the key; its own event converts it); or ``handed_off`` (a long
-    recording, converted as clip jobs by the state machine: ``execution``)."""
+    version was uploaded under the key; its own event converts it); ``handed_off`` (a long
+    recording, converted as clip jobs by the state machine: ``execution``); ``failed`` (a clip-job
+    run that failed in a way a retry may fix: outputs removed, source kept)."""
     manifest: str | None = None
     clips: list[str] = field(default_factory=list)
     jpegs: int = 0
@@ -64,3 +67,29 @@ class ObjectResult:
     """Why a source was rejected (``ErrorType: message``)."""
     execution: str | None = None
     """The Step Functions execution converting a handed-off recording."""
+
+
+def result_of(bucket: str, key: str, outcome: Outcome) -> ObjectResult:
+    """What the function answers (and the idempotency table keeps) for an outcome."""
+    match outcome:
+        case Converted():
+            return ObjectResult(
+                bucket, key, status="converted", manifest=outcome.manifest.location,
+                clips=[c.location for c in outcome.clips], jpegs=len(outcome.images),
+                dead_frames=len(outcome.dead_frames), frames=outcome.frames,
+                duration_seconds=round(outcome.duration_seconds, 3), decode_errors=outcome.decode_errors,
+                source_deleted=outcome.source_deleted,
+            )  # fmt: skip
+        case Rejected():
+            location = outcome.record.location if outcome.record is not None else None
+            return ObjectResult(bucket, key, status="rejected", manifest=location, reason=outcome.why)
+        case HandedOff():
+            plan = outcome.plan
+            return ObjectResult(bucket, key, status="handed_off", execution=outcome.run, frames=plan.frames,
+                                duration_seconds=round(plan.duration_seconds, 3))  # fmt: skip
+        case Skipped():
+            return ObjectResult(bucket, key, status=outcome.status, reason=outcome.reason)
+        case Failed():
+            return ObjectResult(bucket, key, status="failed", reason=f"{outcome.error}: {outcome.reason}")
+        case FallBack():
+            return ObjectResult(bucket, key, status="falling_back", reason=outcome.why)

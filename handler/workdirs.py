@@ -13,11 +13,13 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 PREFIX = "avi2mp4-lambda-"
 _NAME = re.compile(rf"^{PREFIX}(\d+)-(\d+)-")
 _active: set[Path] = set()
+_lock = threading.Lock()  # a folder is made and registered before any sweep may look at it
 
 
 def process_start(pid: int) -> int:
@@ -33,8 +35,9 @@ def process_start(pid: int) -> int:
 
 def create(tmp_dir: Path) -> Path:
     pid = os.getpid()
-    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{pid}-{process_start(pid)}-", dir=tmp_dir))
-    _active.add(path)
+    with _lock:
+        path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{pid}-{process_start(pid)}-", dir=tmp_dir))
+        _active.add(path)
     return path
 
 
@@ -55,7 +58,8 @@ def is_stale(path: Path) -> bool:
 
 def sweep_stale(tmp_dir: Path) -> list[Path]:
     """Remove the work folders that no live invocation owns; return what was removed."""
-    removed = [p for p in tmp_dir.glob(f"{PREFIX}*") if p.is_dir() and is_stale(p)]
+    with _lock:
+        removed = [p for p in tmp_dir.glob(f"{PREFIX}*") if p.is_dir() and is_stale(p)]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.local_aws import LocalAws, local_context
 from devtools.readback import lavfi_video, make
-from handler.app import handle_batch_task
+from handler.app import handle_event
 from tests.events import EVENTS
 from tests.integration.stack import Stack, make_stack
 
@@ -38,7 +38,7 @@ def test_each_task_is_answered(schema: str, aws: LocalAws, tmp_path: Path) -> No
     version = stack.s3.head_object(Bucket=stack.source, Key="cams/site 1/rec.AVI").get("VersionId")
 
     def answer(key: str, version: str | None = None) -> dict[str, Any]:
-        response = handle_batch_task(batch_event(schema, stack.source, key, version), local_context(), stack.runtime)
+        response = handle_event(batch_event(schema, stack.source, key, version), local_context(), stack.runtime)
         assert response["invocationSchemaVersion"] == schema and response["treatMissingKeysAs"] == "PermanentFailure"
         (result,) = response["results"]
         return dict(result)

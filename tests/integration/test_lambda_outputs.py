@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from avi2mp4.errors import StorageError, VerificationError
+from avi2mp4.errors import SourceGone, StorageError, VerificationError
 from avi2mp4.settings import PipelineConfig
-from avi2mp4.storage.s3 import S3Store, SourceGone, head_source
+from avi2mp4.storage.s3 import S3Store, head_source
 from devtools.local_aws import REGION, LocalAws
 from devtools.readback import lavfi_video, make
 from tests.integration.stack import Stack, make_stack

@@ -14,17 +14,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from avi2mp4.job import JobResult
-from avi2mp4.outputs.manifest import SourceRef
-from avi2mp4.parallel.local_runner import convert_with_jobs
-from avi2mp4.parallel.plan import make_plan
+from avi2mp4.conversion.one_pass import JobResult
+from avi2mp4.conversion.plan import make_plan
 from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.local import LocalStore
+from avi2mp4.storage.port import SourceRef
 from devtools.counting_file import CountingFile
 from devtools.readback import audio_samples, gray_frames, lavfi_audio, lavfi_video, make
 from devtools.synth import write_corridor
 from tests import avi_traps
-from tests.local_job import run_local_job
+from tests.local_job import convert_with_jobs, run_local_job
 
 # Scaled down: 1 s clips, split after 2 s, a JPEG every 3rd frame. The logic is that of 120/240/10.
 CFG = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, frame_step=3)

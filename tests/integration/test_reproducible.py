@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 from avi2mp4.media.encoders import NONDETERMINISTIC_CPU, x264_cpu_flags
-from avi2mp4.outputs.manifest import SourceRef
-from avi2mp4.parallel.local_runner import convert_with_jobs
 from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.local import LocalStore
+from avi2mp4.storage.port import SourceRef
 from devtools.readback import lavfi_audio, lavfi_video, make
 from devtools.sample_avi import make_sample_avi
-from tests.local_job import run_local_job
+from tests.local_job import convert_with_jobs, run_local_job
 
 SMALL = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, frame_step=3)
 

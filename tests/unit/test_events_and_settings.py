@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
-from avi2mp4.errors import ConfigError
-from handler.app import skip_reason
+from avi2mp4.errors import ConfigError, InsufficientStorage
+from avi2mp4.storage.s3_source import require_space
 from handler.objects import ObjectRef
-from handler.process_object import InsufficientStorage, require_space
 from handler.settings import Settings
+from handler.tasks import skip_reason
 from tests.events import EVENTS, load_event
 
 EXPECTED_KEYS = {
@@ -35,7 +35,7 @@ def test_sample_events_decode_to_their_keys(name: str) -> None:
     for ref in refs:
         assert ref.identity == f"{ref.bucket}/{ref.key}#{ref.sequencer}"
         expected_skip = None if ref.key.lower().endswith(".avi") else "not an .avi key"
-        assert skip_reason(ref, SETTINGS) == expected_skip
+        assert skip_reason(ref.bucket, ref.key, SETTINGS) == expected_skip
 
 
 def test_identity_prefers_version_then_sequencer_then_etag() -> None:

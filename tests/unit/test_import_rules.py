@@ -44,8 +44,7 @@ def loaded_by(imports: list[str]) -> set[str]:
         ("avi2mp4.pipeline", (*AWS, *ADAPTERS, "avi2mp4.storage")),
         ("avi2mp4.handover", (*AWS, *ADAPTERS, "av", "avi2mp4.media", "avi2mp4.storage")),
         ("avi2mp4.jpeg_sampler", (*AWS, *ADAPTERS, "avi2mp4.storage", "avi2mp4.outputs")),
-        ("avi2mp4.parallel", (*AWS, *ADAPTERS)),
-        ("avi2mp4.job", (*AWS, *ADAPTERS)),
+        ("avi2mp4.conversion", (*AWS, *ADAPTERS)),
         ("avi2mp4.cli.main", (*AWS, *ADAPTERS)),
         ("avi2mp4.storage.s3", (*ADAPTERS, *MEDIA_LIBS, "aws_lambda_powertools")),
     ],
@@ -65,3 +64,63 @@ def test_nothing_in_the_library_imports_its_adapters() -> None:
                 names = [node.module]
             offenders += [f"{path.relative_to(LIBRARY)}: {n}" for n in names if n.split(".")[0] in ADAPTERS]
     assert offenders == []
+
+
+def _project_imports() -> dict[str, set[str]]:
+    """module -> the project modules it imports: anywhere in it (inside functions too, and for type
+    checking only: a module that needs another's types to be read is tied to it all the same)."""
+    roots = {"avi2mp4": LIBRARY, **{name: LIBRARY.parents[1] / name for name in ("handler", "devtools", "operations")}}
+    files = {}
+    for top, folder in roots.items():
+        for path in folder.rglob("*.py"):
+            parts = [top, *path.relative_to(folder).with_suffix("").parts]
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    kept = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*kept, base]).strip(".")
+                found |= {base} | {f"{base}.{a.name}" for a in node.names}
+        graph[module] = {m for m in found if m in files and m != module}
+    return graph
+
+
+def test_no_import_cycles_in_the_project() -> None:
+    """A cycle means two modules that cannot be understood (or loaded) one without the other."""
+    graph = _project_imports()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    assert len(graph) > 60 and graph["handler.app"], "the graph was read"
+    assert cycles == []

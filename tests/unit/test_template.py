@@ -144,5 +144,7 @@ def test_state_machine_sample_events_match_what_the_definition_sends() -> None:
     assert set(json.loads((samples / "clip.json").read_text())) == keys(states["Clips"]["ItemSelector"])
     assert set(json.loads((samples / "finish.json").read_text())) == keys(states["Finish"]["Parameters"]["Payload"])
     assert set(json.loads((samples / "clean-up.json").read_text())) == keys(states["CleanUp"]["Parameters"]["Payload"])
-    one_pass = states["OnePass"]["Parameters"]["Payload"]["one_pass"]
-    assert set(json.loads((samples / "one-pass.json").read_text())["one_pass"]) == keys(one_pass)
+    assert set(json.loads((samples / "one-pass.json").read_text())) == keys(states["OnePass"]["Parameters"]["Payload"])
+    for name, state in (("clip.json", "clip"), ("finish.json", "finish"), ("clean-up.json", "clean_up"),
+                        ("one-pass.json", "one_pass")):  # fmt: skip
+        assert json.loads((samples / name).read_text())["task"] == state

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from ..conversion.one_pass import JobResult
+from ..conversion.outcome import Converted, Outcome, Rejected
+from ..conversion.owner import Conversion
+from ..conversion.pool import PoolClipRunner
+from ..conversion.ports import Runtime
 from ..errors import ConfigError, OutputConflict
-from ..job import JobResult, run_job
-from ..outputs.manifest import SourceRef
 from ..outputs.names import OutputLayout, is_avi, safe_key
-from ..parallel.local_runner import convert_with_jobs
 from ..settings import PipelineConfig
-from ..storage.local import LocalStore
+from ..storage.local import LocalSource, LocalStore
 from .progress import ProgressBar
 
 log = logging.getLogger("avi2mp4")
@@ -107,11 +109,7 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         bar = ProgressBar(item.key, position=(number + 1, len(inputs))) if show_bar else None
         try:
             stop.check()
-            source = SourceRef(key=item.key, size=item.path.stat().st_size, bucket=None)
-            if args.jobs > 1:
-                job = convert_with_jobs(item.path, source, store, cfg, args.jobs, progress=bar, stop=stop.check)
-            else:
-                job = run_job(item.path, source, store, cfg, progress=bar, stop=stop.check)
+            outcome = convert_one(item, store, cfg, args.jobs, bar, stop)
         except Interrupted as why:
             print(f"avi2mp4: stopped by {why} while converting {shown(item.path)}: its outputs were removed; "
                   f"{number} of {len(inputs)} inputs done", file=sys.stderr)  # fmt: skip
@@ -124,8 +122,22 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         finally:
             if bar is not None:
                 bar.clear()
-        _report_success(item, job, args.json)
+        if isinstance(outcome, Converted) and outcome.job is not None:
+            _report_success(item, outcome.job, args.json)
+        else:
+            failures += 1
+            _report_outcome(item, outcome, args.json)
     return EXIT_REJECTED if failures else EXIT_OK
+
+
+def convert_one(item: Input, store: LocalStore, cfg: PipelineConfig, jobs: int, bar: ProgressBar | None,
+                stop: SignalStop) -> Outcome:  # fmt: skip
+    """One input through the library's conversion: its clip jobs on a process pool with ``jobs`` > 1
+    (a long recording that can be cut), else one pass."""
+    source = LocalSource(item.path, item.key)
+    work = Path(tempfile.gettempdir())
+    runner = PoolClipRunner(jobs, source, store, work, progress=bar, stop=stop.check) if jobs > 1 else None
+    return Conversion(source, cfg, Runtime(store, work, clips=runner, stop=stop.check, progress=bar)).run()
 
 
 def shown(text: object) -> str:
@@ -141,6 +153,19 @@ def _report_failure(item: Input, exc: BaseException, as_json: bool) -> None:
                           "error": type(exc).__name__, "reason": reason}))  # fmt: skip
     else:
         print(f"rejected {shown(item.path)}: {type(exc).__name__}: {reason}", file=sys.stderr)
+
+
+def _report_outcome(item: Input, outcome: Outcome, as_json: bool) -> None:
+    """A rejection (or a file that went away) as the one line a failure gets."""
+    if isinstance(outcome, Rejected):
+        error, reason = outcome.error, shown(outcome.reason)
+    else:
+        error, reason = "SourceGone", f"{shown(item.path)} went away: {outcome}"
+    log.info("rejected %s: %s", shown(item.path), reason)
+    if as_json:
+        print(json.dumps({"input": shown(item.path), "status": "rejected", "error": error, "reason": reason}))
+    else:
+        print(f"rejected {shown(item.path)}: {error}: {reason}", file=sys.stderr)
 
 
 def _report_success(item: Input, job: JobResult, as_json: bool) -> None:

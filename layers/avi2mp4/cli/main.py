@@ -57,8 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     convert.set_defaults(run=lambda args: run_convert(args, config_from_args(args)))
 
-    for plugin in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
-        register: Callable[[Any], None] = plugin.load()
+    plugins = {ep.name: ep for ep in reversed(list(entry_points(group=COMMANDS_GROUP)))}  # the first one wins
+    for plugin in sorted(plugins.values(), key=lambda ep: ep.name):
+        try:
+            register: Callable[[Any], None] = plugin.load()
+        except ImportError as exc:  # a plug-in installed without its code: `convert` still works
+            print(f"avi2mp4: the {plugin.name} command is not available ({exc})", file=sys.stderr)
+            continue
         register(sub)
     return parser
 

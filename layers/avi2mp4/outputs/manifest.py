@@ -11,20 +11,9 @@ import av
 from .. import __version__
 from ..pipeline import PipelineResult
 from ..settings import PipelineConfig
-from ..storage.port import StoredObject
+from ..storage.port import SourceRef, StoredObject
 
 MANIFEST_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """Where the source came from: a bucket and key, or a local path (bucket None)."""
-
-    key: str
-    size: int
-    bucket: str | None = None
-    etag: str | None = None
-    version_id: str | None = None
 
 
 @dataclass

@@ -89,6 +89,11 @@ class OutputLayout:
     def clip_report_key(self, clip: int) -> str:
         return self.work_key(f"clip{clip:03d}.json")
 
+    def failure_key(self, step: int | None) -> str:
+        """Why a clip job (``step``: its clip number) or finish (None) failed for good: what the
+        clean-up reads to decide (Step Functions hands it no error of a Distributed Map's item)."""
+        return self.work_key(f"failed-clip{step:03d}.json" if step is not None else "failed-finish.json")
+
     @property
     def rejection_key(self) -> str:
         """Where a rejected source's reason is recorded (in place of a manifest)."""
@@ -111,6 +116,6 @@ class OutputLayout:
         names = (
             rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json"
             r"|\.review\.jpg|_review\d{3,}\.jpg"
-            r"|\.work/plan\.json|\.work/clip\d{3,}\.json|\.work/not-cuttable\.json)"
+            r"|\.work/plan\.json|\.work/clip\d{3,}\.json|\.work/failed-(clip\d{3,}|finish)\.json)"
         )
         return re.fullmatch(names, key) is not None

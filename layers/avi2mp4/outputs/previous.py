@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import OutputConflict
-from ..storage.port import Store, Target
-from .manifest import SourceRef
+from ..storage.port import SourceRef, Store, Target
 from .names import OutputLayout
 
 CLAIM_SECONDS = 3600.0
@@ -29,34 +28,76 @@ class OwnedKey:
     key: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Who holds a layout's names while a conversion writes under them."""
+
+    bucket: str | None
+    key: str
+    run: str
+    """The run that took it (a clip-job execution's name; empty for a one-pass conversion)."""
+    expires_at: float
+
+
 def previous_source(store: Store, layout: OutputLayout) -> tuple[str | None, str] | None:
     """(bucket, key) of the source whose manifest is at the layout's manifest key, if any."""
+    source = _manifest_source(store, layout)
+    if source is None:
+        return None
+    bucket = source.get("bucket")
+    return (bucket if isinstance(bucket, str) else None), str(source["key"])
+
+
+def completed_by(store: Store, layout: OutputLayout, source: SourceRef) -> bool:
+    """Whether the layout's manifest is that of exactly this source: the same object, the same
+    version (or ETag). Then the set is complete, and nothing may undo it."""
+    found = _manifest_source(store, layout)
+    if found is None:
+        return False
+    same = (found.get("bucket"), found.get("key"), found.get("size")) == (source.bucket, source.key, source.size)
+    return same and (found.get("version_id"), found.get("etag")) == (source.version_id, source.etag)
+
+
+def _manifest_source(store: Store, layout: OutputLayout) -> dict[str, object] | None:
     data = store.get_bytes("video", layout.manifest_key)
     if data is None:
         return None
     try:
         source = json.loads(data)["source"]
-        return source.get("bucket"), str(source["key"])
+        str(source["key"])
     except (ValueError, KeyError, TypeError):
         return None  # unreadable: nobody's; it will be replaced
+    return source if isinstance(source, dict) else None
 
 
-def claim(store: Store, layout: OutputLayout, source: SourceRef, now: Callable[[], float] = time.time) -> None:
+def claim(
+    store: Store,
+    layout: OutputLayout,
+    source: SourceRef,
+    now: Callable[[], float] = time.time,
+    run: str = "",
+    hold_seconds: float = CLAIM_SECONDS,
+) -> None:
     """Take the prefix for ``source`` before anything is written, or raise OutputConflict.
 
     A claim object, created only if absent, keeps two sources from writing at once (``rec.avi``
     and ``rec.AVI`` uploaded together); it is ours to take over when it names this source (an
     earlier attempt) or has expired (a killed run). Then another source's complete result is
     refused, and a previous result of this source stops looking complete (its manifest goes
-    first) before it is overwritten. ``release`` gives the claim back."""
+    first) before it is overwritten. ``release`` gives the claim back. ``run`` names the run that
+    holds it, so that a clean-up removes only what its own run wrote."""
     where = layout.key(layout.stem)
-    record = json.dumps({"source": {"bucket": source.bucket, "key": source.key},
-                         "expires_at": now() + CLAIM_SECONDS}).encode()  # fmt: skip
+    record = json.dumps({"source": {"bucket": source.bucket, "key": source.key}, "run": run,
+                         "expires_at": now() + hold_seconds}).encode()  # fmt: skip
     if not store.create_bytes("video", layout.claim_key, record):
-        holder = _claim_holder(store, layout)
-        if holder is not None and holder[0] != (source.bucket, source.key) and holder[1] > now():
-            raise OutputConflict(f"{_name(*holder[0])} is being converted to the same names ({where}.*) right now: "
-                                 "two sources cannot share outputs; rename one of them")  # fmt: skip
+        holder = holder_of(store, layout)
+        if (
+            holder is not None
+            and (holder.bucket, holder.key) != (source.bucket, source.key)
+            and holder.expires_at > now()
+        ):
+            raise OutputConflict(f"{_name(holder.bucket, holder.key)} is being converted to the same names ({where}.*) "
+                                 "right now: two sources cannot share outputs; rename one of them")  # fmt: skip
         store.put_bytes("video", layout.claim_key, record, hashlib.sha256(record).hexdigest(), "application/json")
     previous = previous_source(store, layout)
     if previous is not None and previous != (source.bucket, source.key):
@@ -66,7 +107,12 @@ def claim(store: Store, layout: OutputLayout, source: SourceRef, now: Callable[[
     store.delete("video", layout.manifest_key)
 
 
-def release(store: Store, layout: OutputLayout) -> None:
+def release(store: Store, layout: OutputLayout, run: str | None = None) -> None:
+    """Give the claim back (``run``: only if that run still holds it)."""
+    if run is not None:
+        holder = holder_of(store, layout)
+        if holder is None or holder.run != run:
+            return
     store.delete("video", layout.claim_key)
 
 
@@ -74,11 +120,13 @@ def _name(bucket: str | None, key: str) -> str:
     return f"s3://{bucket}/{key}" if bucket else key
 
 
-def _claim_holder(store: Store, layout: OutputLayout) -> tuple[tuple[str | None, str], float] | None:
+def holder_of(store: Store, layout: OutputLayout) -> Claim | None:
+    """Who holds the layout's claim, if anyone (an unreadable claim is nobody's)."""
     data = store.get_bytes("video", layout.claim_key)
     try:
         claim = json.loads(data or b"")
-        return (claim["source"]["bucket"], claim["source"]["key"]), float(claim["expires_at"])
+        source = claim["source"]
+        return Claim(source["bucket"], str(source["key"]), str(claim.get("run", "")), float(claim["expires_at"]))
     except (ValueError, KeyError, TypeError):
         return None  # gone meanwhile, or unreadable: nobody's
 

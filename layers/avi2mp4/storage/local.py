@@ -1,15 +1,53 @@
-"""Outputs in a local folder: the CLI's store."""
+"""The CLI's side of storage: a local file as the source, and outputs in a local folder."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import StorageError, VerificationError
-from .port import StoredObject, Target
+from ..errors import SourceGone, StorageError, VerificationError
+from .port import SourceRef, StoredObject, Target
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A file given to the CLI, known to users as ``key`` (its path below the folder given). It is
+    read where it lies and never deleted or changed."""
+
+    path: Path
+    key: str
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def current(self) -> SourceRef:
+        try:
+            return SourceRef(key=self.key, size=self.path.stat().st_size)
+        except FileNotFoundError as exc:
+            raise SourceGone(f"{self.path} does not exist") from exc
+
+    @contextlib.contextmanager
+    def ranges(self, readahead: bool = False) -> Iterator[Path]:
+        del readahead  # the page cache reads ahead
+        yield self.path
+
+    @contextlib.contextmanager
+    def fetch(self, source: SourceRef, work: Path) -> Iterator[Path]:
+        del source, work  # already on disk
+        yield self.path
+
+    def delete_converted(self, source: SourceRef) -> bool:
+        del source  # the CLI never deletes its inputs
+        return False
+
+    def tag_rejected(self, source: SourceRef, error: str) -> None:
+        del source, error  # the CLI prints why instead
 
 
 class LocalStore:

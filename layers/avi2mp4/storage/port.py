@@ -11,6 +11,18 @@ Target = Literal["video", "image"]
 
 
 @dataclass(frozen=True)
+class SourceRef:
+    """Where the source came from: a bucket and key, or a local path (bucket None). The version
+    (or, unversioned, the ETag) names exactly the bytes that were converted."""
+
+    key: str
+    size: int
+    bucket: str | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredObject:
     """An output as written: its location and what verification read back."""
 

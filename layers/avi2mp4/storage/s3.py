@@ -17,7 +17,7 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import StorageError, VerificationError
+from ..errors import SourceGone, StorageError, VerificationError
 from .port import StoredObject, Target
 
 if TYPE_CHECKING:
@@ -40,10 +40,6 @@ class SourceObject:
     size: int
     etag: str
     version_id: str | None
-
-
-class SourceGone(StorageError):
-    """The source object no longer exists (already processed and deleted, or removed by a user)."""
 
 
 def _code(exc: ClientError) -> str:
@@ -105,9 +101,9 @@ def download_source(client: S3Client, src: SourceObject, dest: Path) -> None:
         raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
     except BotoCoreError as exc:
         raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
-    if dest.stat().st_size != src.size:
-        raise VerificationError(f"downloaded {dest.stat().st_size} bytes of s3://{src.bucket}/{src.key}, "
-                                f"expected {src.size}")  # fmt: skip
+    if dest.stat().st_size != src.size:  # a download cut short: a transport failure, worth a retry
+        raise StorageError(f"downloaded {dest.stat().st_size} bytes of s3://{src.bucket}/{src.key}, "
+                           f"expected {src.size}")  # fmt: skip
 
 
 def delete_source(client: S3Client, src: SourceObject) -> bool:
@@ -228,7 +224,11 @@ class S3Store:
         try:
             head = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         except ClientError as exc:
-            raise VerificationError(f"s3://{bucket}/{key} is missing after upload: {exc}") from exc
+            if _missing(exc):
+                raise VerificationError(f"s3://{bucket}/{key} is missing after upload") from exc
+            raise StorageError(f"cannot check s3://{bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot check s3://{bucket}/{key}: {exc}") from exc
         if head["ContentLength"] != size:
             raise VerificationError(f"s3://{bucket}/{key}: uploaded {size} bytes, S3 has {head['ContentLength']}")
         if head.get("Metadata", {}).get("sha256") != sha256:
@@ -253,8 +253,8 @@ class S3Store:
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             for chunk in iter(lambda: body.read(1 << 20), b""):
                 digest.update(chunk)
-        except (ClientError, BotoCoreError) as exc:
-            raise VerificationError(f"s3://{bucket}/{key} cannot be read back: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:  # a failed read, not a mismatch
+            raise StorageError(f"s3://{bucket}/{key} cannot be read back: {exc}") from exc
         return digest.hexdigest()
 
 

@@ -9,6 +9,9 @@ from the index (B-frames reorder times), the clip jobs settle them by decoding.
 
 A recording the index cannot describe exactly (no index, truncated, re-timed, not AVI) gets a
 plan that says why: it takes the sequential path.
+
+A stored plan is the authority of its run: every clip job, finish and clean-up checks the request it
+was given (bucket, key, version, run) against it, and touches only what the plan's names derive.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from ..labeling.detector import make_judge
 from ..media.decode import SeekPoint
 from ..media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
 from ..media.timing import frame_ticks
-from ..outputs.manifest import SourceRef
 from ..pipeline import media_errors
 from ..settings import PipelineConfig
+from ..storage.port import SourceRef
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 SEEK_MARGIN_FRAMES = 16
 """Extra history before a clip: the index's times are decode times, B-frames shift presentation."""
 MAX_START_PACKETS = 1024
@@ -77,6 +80,13 @@ class Plan:
     sequential_because: str | None = None
     """Why the recording cannot be cut (then ``clips`` is empty), or None."""
     warnings: list[str] = field(default_factory=list)
+    run_id: str = ""
+    """The run converting it (a Step Functions execution's name): tasks of another run are refused."""
+    planned_at: float = 0.0
+    """When it was planned (epoch seconds): finish counts the conversion's time from here."""
+    identity: str = ""
+    """The identity the request came with (the function's idempotency key), so the run's end can
+    answer for the request that started it."""
     version: int = PLAN_VERSION
 
     @property
@@ -125,6 +135,9 @@ class Plan:
             clips=[ClipSpan(**c) for c in data["clips"]],
             sequential_because=data["sequential_because"],
             warnings=data["warnings"],
+            run_id=data["run_id"],
+            planned_at=data["planned_at"],
+            identity=data["identity"],
         )
 
 

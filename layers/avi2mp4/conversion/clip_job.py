@@ -1,38 +1,31 @@
 """A clip job: one clip of a plan converted and stored, with a small report for finish.
 
-A pure function of (plan, clip number) plus storage: a re-run writes the same keys. It never writes
-the manifest and never touches the source. On failure it removes what it stored itself (the
-clip, its JPEGs, its report) and leaves its neighbours' outputs alone: the state machine's catch or
-the local runner removes the rest.
+A pure function of (plan, clip number) plus storage: a re-run writes the same keys. The clip is
+converted by the one decode driver (``pipeline.run_pass``) over the clip's span, from the keyframe
+the plan names, so names, ranges and verdicts equal the one pass's. It never writes the manifest and
+never touches the source. On failure it removes what it stored itself (the clip, its JPEGs, its
+report) and leaves its neighbours' outputs alone: the clean-up removes the rest.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
 import json
 import logging
-import shutil
-import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..handover import KeptFrame, OutputFile
-from ..job import UPLOAD_WORKERS, output_key, store_output
+from ..handover import KeptFrame
 from ..media.probe import MediaSource
-from ..outputs import previous
 from ..outputs.names import OutputLayout
-from ..outputs.previous import OwnedKey
-from ..pipeline import StopCheck
+from ..pipeline import Span, StopCheck, run_pass
 from ..settings import PipelineConfig
 from ..storage.port import Store, StoredObject
-from .clip_pass import process_clip
 from .plan import Plan
+from .storing import StoredOutputs
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +39,8 @@ class StoredFile:
 
 @dataclass(frozen=True)
 class ClipReport:
-    """What one clip job stored and saw (JSON in the store, read by finish)."""
+    """What one clip job stored and saw (JSON in the store, read by finish, which checks it against
+    the plan and the names the plan's source derives before it believes any of it)."""
 
     clip: int
     first_frame: int
@@ -81,45 +75,28 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
              tmp_root: Path | None = None, stop: StopCheck | None = None) -> ClipReport:  # fmt: skip
     """Convert clip ``clip`` of ``plan`` from ``src`` and store its outputs and its report."""
     layout = OutputLayout.for_key(plan.source.key)
-    workdir = Path(tempfile.mkdtemp(prefix="avi2mp4-clip-", dir=tmp_root))
-    written: list[OwnedKey] = []
-    futures: dict[tuple[str, int], Future[StoredObject]] = {}
-    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="avi2mp4-store") as pool:
-
-        def on_output(out: OutputFile) -> None:
-            target, key = output_key(layout, out)  # a clip job's clip and page come split/paged
-            written.append(OwnedKey(target, key))
-            futures[(out.kind, out.index)] = pool.submit(store_output, store, target, key, out, cfg.verify_clips)
-
+    span = plan.clip(clip)
+    with StoredOutputs(store, layout, cfg.verify_clips, tmp_root, "avi2mp4-clip-") as outputs:
         try:
-            result = process_clip(src, plan, clip, workdir, cfg, on_output=on_output, stop=stop)
-            stored = {name: future.result() for name, future in futures.items()}
-            video = stored[("clip", result.clip.index)]
+            r = run_pass(src, plan.source.key, outputs.work, cfg, Span(span.index, span.judge_from,
+                         plan.seek_point(span)), on_output=outputs.hand_over, stop=stop,
+                         expected_facts=plan.facts)  # fmt: skip
+            (made,) = r.clips
+            stored, images = outputs.stored("clip")[made.index], outputs.stored("jpeg")
             report = ClipReport(
-                clip=clip, first_frame=result.clip.first_frame, last_frame=result.clip.last_frame,
-                start_seconds=result.clip.start_seconds, duration_seconds=result.clip.duration_seconds,
-                video=StoredFile(video.key, video.size, video.sha256),
-                review=_file(stored.get(("review", clip))),
-                jpegs=[_jpeg_row(j, stored[("jpeg", j.index)]) for j in result.jpegs],
-                dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in result.dead_frames],
-                decode_errors=result.decode_errors, error_messages=result.error_messages,
-                steps={str(k): v for k, v in result.steps.items()}, last_pts=result.last_pts,
-                audio_end=result.audio_end,
+                clip=clip, first_frame=made.first_frame, last_frame=made.last_frame,
+                start_seconds=made.start_seconds, duration_seconds=made.duration_seconds,
+                video=StoredFile(stored.key, stored.size, stored.sha256),
+                review=_file(outputs.stored("review").get(clip)),
+                jpegs=[_jpeg_row(j, images[j.index]) for j in r.jpegs],
+                dead_frames=[{"frame_index": d.index, "reason": d.reason} for d in r.dead_frames],
+                decode_errors=r.decode_errors, error_messages=r.error_messages,
+                steps={str(k): v for k, v in r.steps.items()}, last_pts=r.last_pts, audio_end=r.audio_end,
             )  # fmt: skip
-            data = report.to_json()
-            key = layout.clip_report_key(clip)
-            written.append(OwnedKey("video", key))
-            store.put_bytes("video", key, data, _sha256(data), "application/json")
+            outputs.put_json(layout.clip_report_key(clip), report.to_json())
         except BaseException:
-            for future in futures.values():
-                future.cancel()
-            for future in futures.values():
-                with contextlib.suppress(Exception):
-                    future.result()
-            _remove(store, written)
+            outputs.undo()  # the state machine's catch (or the local runner) removes the rest
             raise
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
     log.info("clip %d of %s: frames %d..%d, %d JPEGs", clip, plan.source.key, report.first_frame,
              report.last_frame, len(report.jpegs))  # fmt: skip
     return report
@@ -143,14 +120,3 @@ def encode_change(change: np.ndarray) -> dict[str, Any]:
 
 def decode_change(data: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(data["bytes"]), dtype=np.uint8).reshape(data["shape"])
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _remove(store: Store, written: list[OwnedKey]) -> None:
-    try:
-        previous.remove(store, written)
-    except Exception as exc:  # the state machine's catch (or the local runner) removes the rest
-        log.warning("could not remove what clip job wrote (%d objects): %s", len(written), exc)
