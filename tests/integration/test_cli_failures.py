@@ -104,3 +104,42 @@ def test_odd_file_names_get_safe_reversible_output_names(tmp_path: Path) -> None
     assert not list((out / "unlabeled-images").glob(".*")), "nothing hidden in the image root"
     manifest = (out / "video-mp4" / "cam%E9ra.manifest.json").read_text()
     assert '"key": "cam%E9ra.avi"' in manifest
+
+
+def test_a_planted_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    """Symlinks planted where outputs (and the old fixed-name ``.partial`` files) go: the conversion
+    replaces them with its own files and never writes through them."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    src = make(tmp_path / "x.avi", *lavfi_video(0.5), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    planted = ["video-mp4/x.mp4.partial", "video-mp4/x.manifest.json.partial", "video-mp4/x.mp4",
+               "unlabeled-images/x/x_f000000.jpg.partial", "unlabeled-images/x/x_f000000.jpg"]  # fmt: skip
+    for name in planted:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).symlink_to(victim)
+
+    proc = subprocess.run([*CLI, "convert", str(src), "--out", str(out)], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert victim.read_text() == "precious"
+    for name in ("video-mp4/x.mp4", "unlabeled-images/x/x_f000000.jpg", "video-mp4/x.manifest.json"):
+        assert (out / name).is_file() and not (out / name).is_symlink(), name
+
+
+def test_names_are_printed_quoted(tmp_path: Path) -> None:
+    """A file name carrying a terminal escape sequence (or a newline) is printed with it escaped."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make(inbox / "red\x1b[31malert\nok fake.avi", *lavfi_video(0.5), "-c:v", "mjpeg")
+    (inbox / "bad\x1b]0;title\x07.avi").write_bytes(b"RIFF")
+
+    proc = subprocess.run([*CLI, "convert", str(inbox), "--out", str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stderr
+    (ok,) = proc.stdout.splitlines()
+    assert ok.startswith("ok ") and "red\\x1b[31malert\\nok fake.avi" in ok
+    assert "bad\\x1b]0;title\\x07.avi" in proc.stderr

@@ -129,3 +129,48 @@ def test_a_claim_left_by_the_same_source_is_taken_over(tmp_path: Path) -> None:
 
     assert convert(src, "--out", out).returncode == 0
     assert "video-mp4/rec.claim.json" not in outputs(out)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_source_named_like_anothers_clip_keeps_to_its_own_names(tmp_path: Path) -> None:
+    """``rec_part000.avi``'s whole video used to be written over ``rec.avi``'s first clip."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    make(inbox / "rec.avi", *lavfi_video(3.0), "-c:v", "mjpeg")  # split: rec_part000.mp4 .. rec_part002.mp4
+    make(inbox / "rec_part000.avi", *lavfi_video(1.0, src="testsrc"), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+
+    for order in ([inbox / "rec.avi", inbox / "rec_part000.avi"], [inbox / "rec_part000.avi", inbox / "rec.avi"]):
+        proc = convert(*order, "--out", out, "--clip-seconds", "1", "--split-after", "2")
+        assert proc.returncode == 0 and proc.stdout.count("ok ") == 2, proc.stderr
+
+        video = out / "video-mp4"
+        rec = json.loads((video / "rec.manifest.json").read_text())
+        assert [c["key"] for c in rec["clips"]] == ["rec_part000.mp4", "rec_part001.mp4", "rec_part002.mp4"]
+        assert all(_sha256(video / c["key"]) == c["sha256"] for c in rec["clips"]), "rec's clips are rec's"
+        other = json.loads((video / "rec%5Fpart000.manifest.json").read_text())
+        assert [c["key"] for c in other["clips"]] == ["rec%5Fpart000.mp4"]
+        assert _sha256(video / "rec%5Fpart000.mp4") == other["clips"][0]["sha256"]
+        assert outputs(out) == listed(video / "rec.manifest.json", out) | listed(
+            video / "rec%5Fpart000.manifest.json", out)  # fmt: skip
+
+
+def test_a_percent_name_and_a_raw_byte_name_keep_apart(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    make(inbox / "%FF.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+    raw = Path(os.fsdecode(bytes(inbox) + b"/\xff.avi"))
+    make(raw, *lavfi_video(2.0, src="testsrc"), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+
+    proc = convert(inbox, "--out", out)
+
+    assert proc.returncode == 0 and proc.stdout.count("ok ") == 2, proc.stderr
+    video = out / "video-mp4"
+    assert json.loads((video / "%25FF.manifest.json").read_text())["source"]["frames_decoded"] == 25
+    assert json.loads((video / "%FF.manifest.json").read_text())["source"]["frames_decoded"] == 50

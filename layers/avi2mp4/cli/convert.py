@@ -19,7 +19,7 @@ from ..conversion.owner import Conversion
 from ..conversion.pool import PoolClipRunner
 from ..conversion.ports import Runtime
 from ..errors import ConfigError, OutputConflict
-from ..outputs.names import OutputLayout, is_avi, safe_key
+from ..outputs.names import OutputLayout, is_avi
 from ..settings import PipelineConfig
 from ..storage.local import LocalSource, LocalStore
 from .progress import ProgressBar
@@ -71,7 +71,8 @@ def require_writable(out: Path) -> None:
 class Input:
     path: Path
     key: str
-    """Key of the source as outputs are named: the path relative to the folder given."""
+    """Key of the source, as S3 would have it: the path relative to the folder given (undecodable
+    bytes as surrogate escapes; ``outputs.names`` makes output names of it)."""
 
 
 def find_inputs(paths: Sequence[Path]) -> Iterator[Input]:
@@ -79,9 +80,9 @@ def find_inputs(paths: Sequence[Path]) -> Iterator[Input]:
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file() and is_avi(p.name)):
-                yield Input(found, safe_key(found.relative_to(path).as_posix()))
+                yield Input(found, found.relative_to(path).as_posix())
         else:
-            yield Input(path, safe_key(path.name))
+            yield Input(path, path.name)
 
 
 def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
@@ -106,7 +107,7 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
                                                  "(same output names): rename it or convert it into another --out"),
                             args.json)  # fmt: skip
             continue
-        bar = ProgressBar(item.key, position=(number + 1, len(inputs))) if show_bar else None
+        bar = ProgressBar(shown(item.key), position=(number + 1, len(inputs))) if show_bar else None
         try:
             stop.check()
             outcome = convert_one(item, store, cfg, args.jobs, bar, stop)
@@ -141,8 +142,12 @@ def convert_one(item: Input, store: LocalStore, cfg: PipelineConfig, jobs: int, 
 
 
 def shown(text: object) -> str:
-    """Text as a terminal can print it: bytes of a non-UTF-8 file name as ``\\xff``, not a crash."""
-    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Text as a terminal can print it, and nothing else: bytes of a non-UTF-8 file name as
+    ``\\xff`` (not a crash), and characters that are not printable (an escape sequence in a file
+    name, a newline) as their backslash escapes, so a name cannot move the cursor or recolour the
+    terminal, or forge a line of output."""
+    decoded = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in decoded)
 
 
 def _report_failure(item: Input, exc: BaseException, as_json: bool) -> None:
@@ -195,4 +200,4 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
     print(f"ok {shown(item.path)} clips={len(job.clips)} frames={r.frames_decoded} "
           f"duration={r.duration_seconds:.2f}s jpegs={len(job.images)} dead={dead_text} "
           f"decode_errors={r.decode_errors} warnings={len(r.warnings)} time={job.seconds:.1f}s "
-          f"manifest={job.manifest_object.location}")  # fmt: skip
+          f"manifest={shown(job.manifest_object.location)}")  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError
 from ..settings import DeadFrameThresholds, PipelineConfig, entries, parse_text, renamed
-from .convert import run_convert
+from .convert import run_convert, shown
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 COMMANDS_GROUP = "avi2mp4.commands"
@@ -27,16 +27,25 @@ EPILOG = "exit codes: 0 all converted, 1 some inputs rejected, 2 usage error"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    quoted = logging.StreamHandler()
+    quoted.setFormatter(QuotingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[quoted])
     try:
         code: int = args.run(args)
     except ConfigError as exc:
         print(f"avi2mp4: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return code
+
+
+class QuotingFormatter(logging.Formatter):
+    """Log lines as the terminal may print them: a file name in a message cannot carry an escape
+    sequence or a line break onto it (``convert.shown``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        quoted = logging.makeLogRecord(record.__dict__)
+        quoted.msg, quoted.args = shown(record.getMessage()), None  # a traceback keeps its lines
+        return super().format(quoted)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,7 +185,7 @@ class Conversion:
         """Bad input, or what a retry cannot fix: the source is kept; in a bucket the reason is
         recorded next to where the manifest would be and the source is tagged."""
         failure = exc if isinstance(exc, Failure) else Failure.of(exc)
-        log.warning("rejected %s, source kept: %s: %s", self.source.name, failure.error, failure.reason)
+        log.info("rejected %s, source kept: %s: %s", self.source.name, failure.error, failure.reason)
         record = None
         if self.rt.record_rejections:
             data = rejection_record(ref, failure.error, failure.reason)

@@ -12,6 +12,7 @@ from .. import __version__
 from ..pipeline import PipelineResult
 from ..settings import PipelineConfig
 from ..storage.port import SourceRef, StoredObject
+from .names import display_key
 
 MANIFEST_VERSION = 1
 
@@ -80,6 +81,7 @@ def build_manifest(
     return Manifest(
         source={
             **asdict(source),
+            "key": display_key(source.key),
             "container": facts.container_format,
             "codec": facts.codec,
             "width": facts.width,

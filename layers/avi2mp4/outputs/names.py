@@ -11,17 +11,35 @@ from pathlib import PurePosixPath
 AVI_SUFFIX = ".avi"
 
 
+_LITERAL_ESCAPE = re.compile(r"%(?=[0-9A-Fa-f]{2})")
+_CLIP_ENDING = re.compile(r"_(?=part\d{3,}$)")
+
+
 def safe_component(name: str) -> str:
-    """One path component as an output name may carry it, reversibly (``urllib.parse.unquote``):
-    bytes that are not UTF-8 (a local file system's surrogate escapes) become ``%XX``, and a name
-    of dots only (the stem of ``..avi``) becomes ``%2E``s, so no output lands outside its folder
-    or hides as a dot file. Every other name is kept as it is."""
+    """One path component as an output name may carry it, reversibly and injectively
+    (``urllib.parse.unquote`` gives the name back): bytes that are not UTF-8 (a local file system's
+    surrogate escapes) become ``%XX``; a literal ``%`` that would read as such an escape becomes
+    ``%25`` (so a file named ``%FF`` and one named by the byte 0xFF stay apart); a name of dots only
+    (the stem of ``..avi``) becomes ``%2E``s, so no output lands outside its folder or hides as a
+    dot file. Every other name is kept as it is."""
     if name and set(name) == {"."}:
         return "%2E" * len(name)
-    if not any("\udc80" <= c <= "\udcff" for c in name):
-        return name
-    # The surrogates stand for the undecodable bytes, one each: write those bytes as %XX.
-    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
+    name = _LITERAL_ESCAPE.sub("%25", name)
+    return display_key(name)  # the surrogates stand for undecodable bytes, one each: %XX
+
+
+def display_key(key: str) -> str:
+    """A source key as JSON and people read it: bytes that are not UTF-8 (a local file system's
+    surrogate escapes) as ``%XX``; every other character as it is (an S3 key stays exact)."""
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in key)
+
+
+def safe_stem(stem: str) -> str:
+    """A stem as output names carry it: ``safe_component``, and a stem ending like a clip's name
+    (``rec_part000``) has that ``_`` written ``%5F``, so its whole video never takes the name of
+    another source's clip (``rec.avi``'s ``rec_part000.mp4``). Every other family of output name
+    ends in a way no stem can (``.review.jpg``, ``_review000.jpg``, ``.manifest.json``, ...)."""
+    return _CLIP_ENDING.sub("%5F", safe_component(stem))
 
 
 def safe_key(key: str) -> str:
@@ -50,7 +68,7 @@ class OutputLayout:
         parent = str(path.parent)
         prefix = "" if parent in (".", "/") else parent.strip("/") + "/"
         stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-        return cls(prefix=safe_key(prefix), stem=safe_component(stem))
+        return cls(prefix=safe_key(prefix), stem=safe_stem(stem))
 
     def key(self, name: str) -> str:
         """Full key of an output named relative to the prefix (``rec.mp4``, ``rec/rec_f000010.jpg``)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import OutputConflict
 from ..storage.port import SourceRef, Store, Target
-from .names import OutputLayout
+from .names import OutputLayout, display_key
 
 CLAIM_SECONDS = 3600.0
 """How long a claim holds without its run: longer than any invocation (900 s) or upload."""
@@ -54,7 +54,8 @@ def completed_by(store: Store, layout: OutputLayout, source: SourceRef) -> bool:
     found = _manifest_source(store, layout)
     if found is None:
         return False
-    same = (found.get("bucket"), found.get("key"), found.get("size")) == (source.bucket, source.key, source.size)
+    same = (found.get("bucket"), found.get("key"), found.get("size")) == (source.bucket, display_key(source.key),
+                                                                           source.size)  # fmt: skip
     return same and (found.get("version_id"), found.get("etag")) == (source.version_id, source.etag)
 
 
@@ -99,8 +100,8 @@ def claim(
             raise OutputConflict(f"{_name(holder.bucket, holder.key)} is being converted to the same names ({where}.*) "
                                  "right now: two sources cannot share outputs; rename one of them")  # fmt: skip
         store.put_bytes("video", layout.claim_key, record, hashlib.sha256(record).hexdigest(), "application/json")
-    previous = previous_source(store, layout)
-    if previous is not None and previous != (source.bucket, source.key):
+    previous = previous_source(store, layout)  # as the manifest names it
+    if previous is not None and previous != (source.bucket, display_key(source.key)):
         release(store, layout)
         raise OutputConflict(f"its outputs would replace those of {_name(*previous)} (both are named {where}.*): "
                              "two sources cannot share outputs; rename one of them")  # fmt: skip
@@ -133,17 +134,11 @@ def holder_of(store: Store, layout: OutputLayout) -> Claim | None:
 
 def owned_keys(store: Store, layout: OutputLayout) -> list[OwnedKey]:
     """Every key in the store that carries one of the layout's output names."""
-    found = [OwnedKey("video", k) for k in store.list_keys("video", layout.video_listing_prefix)
-             if layout.owns("video", k) and not _another_videos_single_clip(store, layout, k)]  # fmt: skip
-    found += [OwnedKey("image", k) for k in store.list_keys("image", layout.image_folder) if layout.owns("image", k)]
-    return found
-
-
-def _another_videos_single_clip(store: Store, layout: OutputLayout, key: str) -> bool:
-    """``rec_part000.mp4`` is also the whole video of a source named ``rec_part000.avi``."""
-    if not key.endswith(".mp4") or "_part" not in key[len(layout.key(layout.stem)) :]:
-        return False
-    return store.get_bytes("video", key.removesuffix(".mp4") + ".manifest.json") is not None
+    video = store.list_keys("video", layout.video_listing_prefix)
+    image = store.list_keys("image", layout.image_folder)
+    return [OwnedKey("video", k) for k in video if layout.owns("video", k)] + [
+        OwnedKey("image", k) for k in image if layout.owns("image", k)
+    ]
 
 
 def remove(store: Store, keys: list[OwnedKey]) -> None:

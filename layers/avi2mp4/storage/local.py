@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +56,10 @@ class LocalSource:
 class LocalStore:
     """Outputs under ``root/video-mp4/`` and ``root/unlabeled-images/`` (the CLI's layout).
 
-    Files appear atomically (written as ``.partial``, then renamed), so a crash never leaves a
-    file that looks complete.
+    Files appear atomically (written under a new, randomly named ``.partial`` file, then renamed),
+    so a crash never leaves a file that looks complete. Nothing already at a path is opened for
+    writing: the partial file is created exclusively (``mkstemp``: ``O_EXCL``), and the renames
+    replace directory entries, so a symlink planted at an output's name is replaced, not followed.
     """
 
     FOLDERS: ClassVar[dict[Target, str]] = {"video": "video-mp4", "image": "unlabeled-images"}
@@ -68,11 +73,21 @@ class LocalStore:
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         dst = self.path_of(target, key)
         size = path.stat().st_size
-        partial = self._partial(dst)
+        fd, partial = self._partial(dst)
         try:
-            shutil.move(path, partial)
+            try:
+                path.replace(partial)  # one file system: the work file takes the partial's place
+                os.close(fd)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                with os.fdopen(fd, "wb") as out, path.open("rb") as src:  # another: copied into our own file
+                    shutil.copyfileobj(src, out, 1 << 20)
+                path.unlink()
             partial.replace(dst)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.close(fd)
             _discard(partial)  # a full disk must not leave a half-written file behind
             raise StorageError(f"cannot write {dst}: {exc.strerror}") from exc
         return self._verified(dst, key, size, sha256)
@@ -80,9 +95,10 @@ class LocalStore:
     def put_bytes(self, target: Target, key: str, data: bytes, sha256: str, content_type: str) -> StoredObject:
         del content_type  # a local file has no content type
         dst = self.path_of(target, key)
-        partial = self._partial(dst)
+        fd, partial = self._partial(dst)
         try:
-            partial.write_bytes(data)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             partial.replace(dst)
         except OSError as exc:
             _discard(partial)
@@ -122,7 +138,7 @@ class LocalStore:
 
     def create_bytes(self, target: Target, key: str, data: bytes) -> bool:
         path = self.path_of(target, key)
-        self._partial(path)  # makes the folder
+        self._folder(path)
         try:
             with path.open("xb") as fh:  # O_EXCL: exactly one writer wins
                 fh.write(data)
@@ -148,12 +164,21 @@ class LocalStore:
         keys = (p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file())
         return sorted(k for k in keys if k.startswith(prefix) and not k.endswith(".partial"))
 
-    def _partial(self, dst: Path) -> Path:
+    def _partial(self, dst: Path) -> tuple[int, Path]:
+        """A new file beside ``dst``, created exclusively: its descriptor and path."""
+        self._folder(dst)
+        try:
+            fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f"{dst.name}.", suffix=".partial")
+        except OSError as exc:
+            raise StorageError(f"cannot write in {dst.parent}: {exc.strerror}") from exc
+        return fd, Path(name)
+
+    @staticmethod
+    def _folder(dst: Path) -> None:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create {dst.parent}: {exc.strerror}") from exc
-        return dst.with_name(dst.name + ".partial")
 
     @staticmethod
     def _verified(dst: Path, key: str, size: int, sha256: str) -> StoredObject:
