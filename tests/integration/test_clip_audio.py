@@ -9,10 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from avi2mp4.errors import NoDecodableFrames
 from avi2mp4.media.clip_audio import AudioRouter
+from avi2mp4.media.probe import AAC_SAMPLE_RATES, aac_rate
 from avi2mp4.settings import PipelineConfig
-from devtools.readback import audio_samples, container_duration, lavfi_audio, lavfi_video, make, stream_starts
-from tests.local_job import run_local_job
+from avi2mp4.storage.local import LocalStore
+from avi2mp4.storage.port import SourceRef
+from devtools.fuzz import find_all
+from devtools.readback import (
+    audio_samples,
+    container_duration,
+    lavfi_audio,
+    lavfi_video,
+    make,
+    read_back,
+    stream_starts,
+)
+from tests.local_job import convert_with_jobs, run_local_job
 
 CFG = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, dead_frame_filter=False)
 AAC_FRAME = 1024
@@ -68,3 +81,57 @@ def test_a_short_video_joined_from_segments_keeps_seamless_audio(tmp_path: Path,
     starts = stream_starts(path)
     assert abs(starts["a"] - starts["v"]) <= AAC_FRAME / 48_000
     assert container_duration(path) == pytest.approx(2.0, abs=AAC_FRAME / 48_000)
+
+
+@pytest.mark.parametrize("rate", [11_024, 11_000, 22_000, 32_001, 44_000])
+def test_audio_at_a_rate_aac_lacks_is_resampled_not_a_rejection(tmp_path: Path, rate: int) -> None:
+    """Real cameras write 11024 Hz: the video converts, its audio resampled to the nearest AAC rate,
+    each clip's audio as long as its picture; the manifest says so."""
+    src = make(tmp_path / "cam.avi", *lavfi_video(3.0), *lavfi_audio(3.0, rate), "-c:v", "mjpeg",
+               "-c:a", "pcm_s16le")  # fmt: skip
+
+    job = run_local_job(src, tmp_path / "out", CFG)
+
+    aac = aac_rate(rate)
+    assert aac != rate and abs(aac - rate) / rate < 0.01
+    assert job.result.warnings == [f"audio resampled from {rate} Hz to {aac} Hz, the nearest rate AAC carries"]
+    manifest = json.loads(Path(job.manifest_object.location).read_text())
+    assert len(manifest["clips"]) == 3
+    for clip in manifest["clips"]:
+        path = Path(clip["location"])
+        assert f"{aac} Hz" in str(read_back(path).audio_line())
+        assert abs(audio_samples(path, aac) - clip["duration_seconds"] * aac) <= AAC_FRAME, path.name
+
+
+def test_clip_jobs_resample_as_one_pass_does(tmp_path: Path) -> None:
+    src = make(tmp_path / "cam.avi", *lavfi_video(5.2), *lavfi_audio(5.2, 11_024), "-c:v", "mjpeg",
+               "-c:a", "pcm_s16le")  # fmt: skip
+    cfg = PipelineConfig(clip_seconds=1.0, split_after_seconds=2.0, frame_step=3)
+
+    single = run_local_job(src, tmp_path / "single", cfg)
+    parallel = convert_with_jobs(src, SourceRef(src.name, src.stat().st_size), LocalStore(tmp_path / "jobs"), cfg, 2)
+
+    assert parallel.manifest.conversion["path"] == "parallel"
+    for a, b in zip(single.clips, parallel.clips, strict=True):
+        assert audio_samples(Path(b.location), 11_025) == audio_samples(Path(a.location), 11_025)
+
+
+def test_audio_with_no_decodable_picture_is_no_decodable_frames(tmp_path: Path) -> None:
+    """Not an AAC error: the audio (at a rate AAC lacks, even) never gets that far."""
+    src = make(tmp_path / "blind.avi", *lavfi_video(1.0), *lavfi_audio(1.0, 11_024), "-c:v", "mjpeg",
+               "-c:a", "pcm_s16le")  # fmt: skip
+    data = bytearray(src.read_bytes())
+    for at in find_all(data, b"00dc"):
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        if 16 < size < len(data):
+            data[at + 8 : at + 8 + size] = b"\x00" * size  # no JPEG left in any video chunk
+    src.write_bytes(bytes(data))
+
+    with pytest.raises(NoDecodableFrames):
+        run_local_job(src, tmp_path / "out", CFG)
+
+
+def test_the_aac_rates_are_the_encoders() -> None:
+    import av
+
+    assert sorted(AAC_SAMPLE_RATES) == sorted(av.Codec("aac", "w").audio_rates or [])

@@ -15,6 +15,7 @@ from av.stream import Stream
 
 from .audio_split import SAMPLE_FORMAT, AudioSplitter
 from .encoders import AudioEncoder
+from .probe import aac_rate
 
 
 class ClipAudioTrack:
@@ -51,10 +52,12 @@ class AudioRouter:
 
     WHOLE_BUFFER_BYTES = 64 << 20
 
-    def __init__(self, rate: int, layout: str, time_base: Fraction) -> None:
-        self.rate, self.layout, self.time_base = rate, layout, time_base
-        self.samples = AudioSplitter(rate, layout)
-        self._whole: AudioEncoder | None = AudioEncoder(rate, layout)
+    def __init__(self, source_rate: int, layout: str, time_base: Fraction) -> None:
+        """``source_rate``: the decoded audio's; the clips carry the nearest rate AAC has."""
+        self.rate, self.layout, self.time_base = aac_rate(source_rate), layout, time_base
+        self.source_rate = source_rate
+        self.samples = AudioSplitter(self.rate, layout)  # resamples as it collects
+        self._whole: AudioEncoder | None = AudioEncoder(self.rate, layout)
         self._whole_packets: list[Packet[Stream]] = []
         self._unencoded: list[bytearray] | None = []  # a buffer per channel; None: encoding as they come
         self._unencoded_bytes = 0
@@ -66,9 +69,10 @@ class AudioRouter:
         return round(ticks * self.time_base * self.rate)
 
     def add(self, frame: AudioFrame, position: int | None = None, floor_ticks: int = 0) -> None:
-        """``position``: where a clip job's first decoded sample lies on the recording's timeline."""
+        """``position``: where a clip job's first decoded sample lies on the recording's timeline
+        (in the source's samples)."""
         if position is not None and self.samples.received == 0:
-            self.samples.start_at(position, self.sample_at(floor_ticks))
+            self.samples.start_at(round(position * self.rate / self.source_rate), self.sample_at(floor_ticks))
         self.samples.add(frame)
 
     def has_reached(self, ticks: int) -> bool:

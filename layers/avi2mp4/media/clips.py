@@ -87,6 +87,7 @@ class ClipWriter:
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
         self.split_ticks = Fraction(cfg.split_after_seconds) / self.time_base
         self.audio = AudioRouter(*audio, facts.time_base) if audio else None
+        """``audio``: the source's rate and the layout AAC carries; the router resamples."""
         self._segments: dict[int, _Segment] = {}
         self._held: list[ClipFile] = []  # closed, but may yet be joined if the video ends short
         self._delivered: list[ClipFile] = []

@@ -62,8 +62,12 @@ def open_input(path: MediaSource, name: str | None = None) -> InputContainer:
         raise UnreadableVideo(f"{name} is not a readable video file ({exc.strerror or exc})") from exc
 
 
-# What AAC can carry: audio outside this is left out (with a warning), the picture still converts.
-AAC_RATES = (7350, 96_000)
+# The rates AAC carries (MPEG-4's sampling frequency table; FFmpeg's encoder takes exactly these).
+AAC_SAMPLE_RATES = (96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
+                    7_350)  # fmt: skip
+# Audio at another rate is resampled to the nearest of them; rates outside this are no sound anyone
+# recorded (a damaged header): that audio is left out, with a warning, and the picture converts.
+SOURCE_RATES = (1_000, 384_000)
 MAX_AUDIO_CHANNELS = 8
 # Frame sizes libx264 accepts (and that a decoder can plausibly produce).
 MIN_SIZE, MAX_SIZE = 2, 16_384
@@ -88,7 +92,15 @@ def select_streams(container: InputContainer, name: str) -> tuple[VideoStream, A
             audio = stream
             break
         warnings.append(f"audio stream {stream.index} left out: {problem}")
+    if audio is not None and aac_rate(audio.codec_context.sample_rate) != audio.codec_context.sample_rate:
+        rate = audio.codec_context.sample_rate
+        warnings.append(f"audio resampled from {rate} Hz to {aac_rate(rate)} Hz, the nearest rate AAC carries")
     return video, audio, warnings
+
+
+def aac_rate(rate: int) -> int:
+    """The rate AAC carries nearest to ``rate`` (the higher one on a tie)."""
+    return min(AAC_SAMPLE_RATES, key=lambda aac: (abs(aac - rate), -aac))
 
 
 def _audio_problem(stream: AudioStream) -> str | None:
@@ -96,8 +108,8 @@ def _audio_problem(stream: AudioStream) -> str | None:
     if decoder is None:
         return "FFmpeg has no decoder for its codec"
     ctx = stream.codec_context
-    if not AAC_RATES[0] <= ctx.sample_rate <= AAC_RATES[1]:
-        return f"{ctx.sample_rate} Hz is outside what AAC carries ({AAC_RATES[0]}..{AAC_RATES[1]} Hz)"
+    if not SOURCE_RATES[0] <= ctx.sample_rate <= SOURCE_RATES[1]:
+        return f"{ctx.sample_rate} Hz is no plausible audio rate ({SOURCE_RATES[0]}..{SOURCE_RATES[1]} Hz)"
     if not 1 <= ctx.channels <= MAX_AUDIO_CHANNELS:
         return f"{ctx.channels} channels (1..{MAX_AUDIO_CHANNELS} are converted)"
     try:
