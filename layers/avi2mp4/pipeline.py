@@ -122,8 +122,8 @@ def process_video(
     settings ask for (``make_judge``).
     """
     r = run_pass(src, src.name, workdir, cfg, Span(), on_output=on_output, progress=progress, stop=stop)
-    ticks, fps = played_rate(r.steps, r.facts.time_base, r.facts.fps)
-    duration = float((r.last_pts + ticks) * r.facts.time_base)
+    fps = played_rate(r.steps, r.facts.time_base, r.facts.fps)[1]
+    duration = picture_end(r.clips)
     return PipelineResult(
         facts=r.facts,
         fps=fps,
@@ -308,6 +308,13 @@ class _Driver:
             clip = self.finished.get()
             frames = clip.last_frame - clip.first_frame + 1
             self.on_output(describe_file("clip", clip.index, clip.path, clip.split, frames, clip.packet_md5))
+
+
+def picture_end(clips: list[ClipFile]) -> float:
+    """When the picture ends: where the last clip ends (its MP4 too). One duration everywhere: the
+    summary line, the manifest's source and clips, the players."""
+    last = max(clips, key=lambda c: c.start_seconds)
+    return last.start_seconds + last.duration_seconds
 
 
 def header_mismatches(facts: VideoFacts, frames: int, video: float, audio: float | None) -> list[str]:

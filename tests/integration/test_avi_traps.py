@@ -100,3 +100,20 @@ def test_h264_with_a_field_rate_header_reports_the_frame_rate(tmp_path: Path) ->
     assert job.result.frames_decoded == 60
     assert job.result.duration_seconds == pytest.approx(2.0, abs=1 / 30)  # the last pts is guessed
     assert read_back(Path(job.clips[0].location)).duration == pytest.approx(2.0, abs=0.04)
+
+
+def test_one_duration_for_a_capture_that_dropped_most_frames(tmp_path: Path) -> None:
+    """A 30 fps header, a picture every 10th tick (the rest zero-byte chunks), no index: the summary,
+    the manifest, the clip and the MP4 all give the same duration (they gave 30.40 s and 30.07 s)."""
+    full = make(tmp_path / "full.avi", *lavfi_video(6.0, rate=30), "-vf", "select='not(mod(n\\,10))'",
+                "-fps_mode", "passthrough", "-c:v", "cinepak")  # fmt: skip
+    src = tmp_path / "slow.avi"
+    src.write_bytes(full.read_bytes()[: full.read_bytes().rfind(b"idx1")])  # never finalized: no index
+
+    job = run_local_job(src, tmp_path / "out")
+
+    (clip,) = job.manifest.clips
+    mp4 = read_back(Path(clip["location"]))
+    assert job.manifest.source["fps"] == 3, "as played: a picture every 10th tick"
+    assert job.manifest.source["duration_seconds"] == clip["duration_seconds"] == round(job.result.duration_seconds, 6)
+    assert mp4.duration == pytest.approx(clip["duration_seconds"], abs=0.002)

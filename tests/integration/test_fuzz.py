@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,31 @@ def test_out_of_memory_is_a_typed_rejection(tmp_path: Path) -> None:
     assert line["error"] == "ResourceLimit" and "more memory" in line["reason"]
     assert "Traceback" not in proc.stderr
     assert not [p for p in out.rglob("*") if p.is_file()] and list(tmp.iterdir()) == []
+
+
+def test_a_header_declaring_huge_frames_is_refused_before_any_allocation(tmp_path: Path) -> None:
+    """A small AVI whose header declares 16000x16000 frames: refused from the header for the memory
+    the function has (it used to reach 13.4 GB before failing: in Lambda, an out-of-memory kill)."""
+    src = make(tmp_path / "huge.avi", *lavfi_video(1.0), "-c:v", "zmbv")  # its size comes from the header
+    data = bytearray(src.read_bytes())
+    at = data.find(b"strf") + 8  # BITMAPINFOHEADER: size, then width and height
+    data[at + 4 : at + 12] = struct.pack("<ii", 16000, 16000)
+    at = data.find(b"avih") + 8
+    data[at + 32 : at + 40] = struct.pack("<II", 16000, 16000)
+    src.write_bytes(bytes(data))
+    out = tmp_path / "out"
+
+    logs = tmp_path / "stdout", tmp_path / "stderr"
+    with logs[0].open("w") as stdout_file, logs[1].open("w") as stderr_file:
+        proc = subprocess.Popen([sys.executable, "-m", "avi2mp4", "convert", str(src), "--out", str(out), "--json"],
+                                stdout=stdout_file, stderr=stderr_file,
+                                env={**os.environ, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008"})  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak
+    stdout, stderr = logs[0].read_text(), logs[1].read_text()
+    peak_mb = usage.ru_maxrss / 1024
+
+    assert os.waitstatus_to_exitcode(status) == 1, stderr[-2000:]
+    (line,) = [json.loads(x) for x in stdout.splitlines()]
+    assert line["error"] == "ResourceLimit" and "16000x16000" in line["reason"] and "3008 MB" in line["reason"]
+    assert peak_mb < 1000, f"refused before allocating: peak {peak_mb:.0f} MB"
+    assert not [p for p in out.rglob("*") if p.is_file()]

@@ -198,3 +198,21 @@ def test_clip_jobs_without_the_dead_frame_filter_are_cut_too(tmp_path: Path) -> 
 
     _same_outputs(single, parallel)
     _frame_exact(src, parallel)
+
+
+def test_an_index_that_cannot_be_the_files_is_not_cut(tmp_path: Path) -> None:
+    """An index repeating the same two chunks over and over promised 120 clip jobs of a 5 s file."""
+    src = make(tmp_path / "repeats.avi", *lavfi_video(SECONDS), "-c:v", "mjpeg")
+    data = bytearray(src.read_bytes())
+    at = data.rfind(b"idx1")
+    entries = [bytes(data[at + 8 + i : at + 24 + i]) for i in range(0, 32, 16)]  # the first two video chunks
+    repeated = b"".join(entries * 1500)
+    data[at:] = b"idx1" + len(repeated).to_bytes(4, "little") + repeated
+    src.write_bytes(bytes(data))
+
+    plan = make_plan(src, _source(src), CFG)
+    job = convert_with_jobs(src, _source(src), LocalStore(tmp_path / "out"), CFG, jobs=2)
+
+    assert not plan.parallel and "cannot be this file's" in str(plan.sequential_because)
+    assert job.manifest.conversion["path"] == "sequential"
+    assert job.result.frames_decoded == round(SECONDS * 25)

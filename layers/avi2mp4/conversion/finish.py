@@ -33,7 +33,7 @@ from ..media.timing import played_rate
 from ..outputs import previous
 from ..outputs.manifest import build_manifest
 from ..outputs.names import OutputLayout
-from ..pipeline import PipelineResult, header_mismatches
+from ..pipeline import PipelineResult, header_mismatches, picture_end
 from ..settings import PipelineConfig
 from ..storage.port import Store
 from .clip_job import ClipReport, StoredFile, decode_change
@@ -321,16 +321,17 @@ def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
     steps: collections.Counter[int] = collections.Counter()
     for report in reports:
         steps.update({int(k): v for k, v in report.steps.items()})
-    ticks, fps = played_rate(steps, facts.time_base, facts.fps)  # as the single pass computes it
+    fps = played_rate(steps, facts.time_base, facts.fps)[1]  # as the one pass computes it
     last = reports[-1]
     frames = last.last_frame + 1
-    duration = float((last.last_pts + ticks) * facts.time_base)
+    clips = [ClipFile(r.clip, Path(r.video.key), r.first_frame, r.last_frame, r.start_seconds, r.duration_seconds,
+                      split=True) for r in reports]  # fmt: skip
+    duration = picture_end(clips)
     audio_seconds = last.audio_end / plan.audio_rate if last.audio_end is not None and plan.audio_rate else None
     messages = [m for r in reports for m in r.error_messages][:MAX_ERRORS_LISTED]
     return PipelineResult(
         facts=facts, fps=fps, frames_decoded=frames, duration_seconds=duration,
-        clips=[ClipFile(r.clip, Path(r.video.key), r.first_frame, r.last_frame, r.start_seconds,
-                        r.duration_seconds, split=True) for r in reports],
+        clips=clips,
         jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"], j["sharpness"]) for r in reports for j in r.jpegs],
         dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for r in reports for d in r.dead_frames],
         decode_errors=sum(r.decode_errors for r in reports), error_messages=messages,

@@ -46,6 +46,11 @@ MAX_START_PACKETS = 1024
 MIN_KEYFRAME_BYTES = 64
 PACKED_PLACEHOLDER_BYTES = 8
 """Packed B-frames leave N-VOP placeholder chunks of a few bytes (6-7 with Xvid)."""
+CHUNK_HEADER_BYTES = 8
+"""A RIFF chunk's id and size: what every indexed chunk costs the file at least."""
+MIN_BYTES_PER_SECOND = 512
+"""The least a second of video can plausibly take (4 kbit/s: a time-lapse's few small frames): a
+plan of more clips than the file's bytes can fill at that rate is not taken at its word."""
 ORIGIN_PACKETS = 8
 """Packets read from the start for the first frame's presentation time (the smallest: B-frames) and audio's."""
 
@@ -169,6 +174,9 @@ def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: st
         if times[-1] < Fraction(cfg.split_after_seconds) / facts.time_base:
             return plan  # not long: one clip, the single pass
         clips = _spans(times, [key for _, key in entries], [ts for ts, _ in entries], facts, cfg)
+        if len(clips) > max(2, source.size / (MIN_BYTES_PER_SECOND * cfg.clip_seconds)):
+            why = f"the index spreads {source.size} bytes over {len(clips)} clip jobs: it cannot be this file's"
+            return dataclasses.replace(plan, sequential_because=why)
         return dataclasses.replace(plan, clips=clips)
 
 
@@ -185,6 +193,12 @@ def _not_cuttable(container: InputContainer, video: VideoStream, facts: VideoFac
     stamps = [e.timestamp for e in entries]
     if any(b <= a for a, b in itertools.pairwise(stamps)):
         return "the index's timestamps are not increasing"
+    # Chunks lie one after another in the file, in the index's order: an index that repeats or
+    # overlaps them, or names more chunks than the bytes can hold, is not this file's.
+    if any(b.pos < a.pos + a.size for a, b in itertools.pairwise(entries)):
+        return "the index repeats or overlaps chunks: it cannot be this file's"
+    if len(entries) * CHUNK_HEADER_BYTES > size:
+        return f"the index names {len(entries)} chunks; {size} bytes cannot hold them"
     if not entries[0].is_keyframe:
         return "the index does not start at a keyframe"
     placeholders = sum(1 for e in entries if e.size <= PACKED_PLACEHOLDER_BYTES)

@@ -35,7 +35,7 @@ from .clip_audio import AudioRouter, ClipAudioTrack
 from .encoders import VideoEncoder, audio_layout
 from .probe import VideoFacts
 from .readback import LiveReadBack, Pictures
-from .timing import frame_ticks
+from .timing import played_rate
 
 MP4_OPTIONS = {"movflags": "+faststart"}
 
@@ -65,6 +65,7 @@ class _Segment:
     last_frame: int
     start_pts: int  # video ticks
     end_pts: int  # exclusive, video ticks of the frame after the last one
+    last_pts: int = 0
     live: LiveReadBack | None = None
     video_done: bool = False
 
@@ -82,8 +83,9 @@ class ClipWriter:
         self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
         self.read_back = cfg.verify_clips
         self.pictures = cast(Pictures, cfg.verify_pictures)  # one of its choices (settings)
-        self.time_base = facts.time_base
-        self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
+        self.time_base, self.fps = facts.time_base, facts.fps
+        self._steps: collections.Counter[int] = collections.Counter()  # ticks between frames -> how often
+        self._last_pts: int | None = None
         self.clip_ticks = Fraction(cfg.clip_seconds) / self.time_base
         self.split_ticks = Fraction(cfg.split_after_seconds) / self.time_base
         self.audio = AudioRouter(*audio, facts.time_base) if audio else None
@@ -108,7 +110,10 @@ class ClipWriter:
         seg = self._segments.get(index) or self._open_segment(index, pts)
         starts = seg.first_frame == self._frames
         seg.last_frame = self._frames
-        seg.end_pts = self._video_end = pts + self.frame_ticks
+        if self._last_pts is not None:
+            self._steps[pts - self._last_pts] += 1
+        self._last_pts = seg.last_pts = pts
+        seg.end_pts = self._video_end = pts + self.frame_step
         self._frames += 1
         if not self._long and pts >= self.split_ticks:
             self._long = True
@@ -122,6 +127,9 @@ class ClipWriter:
             return
         seg = self._segments[self._segment_of(packet.pts)]
         _shift(packet, -round(seg.start_pts * self.time_base / packet.time_base))
+        # A frame lasts a step as played: the muxer gives the clip's last sample this duration, so
+        # the MP4 ends where the manifest says (its default, the step before, differs in VFR).
+        packet.duration = max(1, round(self.frame_step * self.time_base / packet.time_base))
         if seg.live is not None:
             seg.live.feed(packet)
         packet.stream = seg.video
@@ -162,6 +170,12 @@ class ClipWriter:
             self.audio.drop_whole()
 
     # ---- internals ---------------------------------------------------------------------------
+    @property
+    def frame_step(self) -> int:
+        """How long a frame lasts, in ticks: the step between frames seen most often so far (the
+        header's rate may be a field rate; a capture may have dropped most frames)."""
+        return played_rate(self._steps, self.time_base, self.fps)[0]
+
     def _segment_of(self, pts: int) -> int:
         return math.floor(pts / self.clip_ticks)
 
@@ -195,6 +209,7 @@ class ClipWriter:
 
     def _close_segment(self, seg: _Segment) -> None:
         del self._segments[seg.index]
+        seg.end_pts = seg.last_pts + self.frame_step
         if seg.audio is not None:
             seg.audio.close()
         seg.container.close()
@@ -224,7 +239,9 @@ def join_clips(parts: list[ClipFile], path: Path, audio: AudioStream | None = No
     """One file again. A single segment is renamed. Several are joined: their video packets
     stream-copied, timestamps restored, and the audio of the whole video (encoded in one piece,
     so it plays without a seam) muxed beside it."""
-    total = sum(p.duration_seconds for p in parts)
+    # The joined timeline: from the first part's start to the last part's end (a gap at a seam, a
+    # VFR capture's dropped frames, lies inside it).
+    total = parts[-1].start_seconds + parts[-1].duration_seconds - parts[0].start_seconds
     # A stream copy: the packets, and so their checksums, stay as they were.
     md5 = tuple(m for p in parts for m in p.packet_md5) if all(p.packet_md5 for p in parts) else ()
     whole = ClipFile(0, path, parts[0].first_frame, parts[-1].last_frame, 0.0, total, split=False, packet_md5=md5)

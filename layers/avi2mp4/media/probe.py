@@ -7,6 +7,8 @@ only decides what *timeline* to use; frame counts and durations come from decodi
 from __future__ import annotations
 
 import io
+import re
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,8 +19,9 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from ..errors import EmptyFile, NoVideoStream, UnreadableVideo, UnsupportedVideo
+from ..errors import EmptyFile, NoVideoStream, ResourceLimit, UnreadableVideo, UnsupportedVideo
 from ..settings import PipelineConfig
+from .memory import too_big
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ def open_input(path: MediaSource, name: str | None = None) -> InputContainer:
         raise UnreadableVideo(f"cannot read {name}: {exc.strerror or exc}") from exc
     if size == 0:
         raise EmptyFile(f"{name} is empty (0 bytes)")
+    refuse_huge_frames(_head(path))  # before FFmpeg probes (and allocates) a frame of that size
     try:
         if isinstance(path, Path):
             return av.open(str(path), metadata_errors="ignore")
@@ -60,6 +64,46 @@ def open_input(path: MediaSource, name: str | None = None) -> InputContainer:
         return av.open(path, "r", metadata_errors="ignore")
     except av.FFmpegError as exc:
         raise UnreadableVideo(f"{name} is not a readable video file ({exc.strerror or exc})") from exc
+
+
+HEADER_BYTES = 256 << 10
+"""Where an AVI's stream headers lie: its ``hdrl`` list comes first, before any frame."""
+
+
+def _head(path: MediaSource) -> bytes:
+    try:
+        if isinstance(path, Path):
+            with path.open("rb") as fh:
+                return fh.read(HEADER_BYTES)
+        path.seek(0)
+        return path.read(HEADER_BYTES) or b""
+    except OSError:
+        return b""  # av.open says what is wrong with it
+
+
+def declared_frame_sizes(head: bytes) -> list[tuple[int, int]]:
+    """The frame sizes an AVI's header declares (``avih`` and each video stream's ``strf``)."""
+    sizes = []
+    at = head.find(b"avih")
+    if at != -1 and len(head) >= at + 48:
+        sizes.append(struct.unpack_from("<II", head, at + 40))
+    for at in (m.start() for m in re.finditer(b"strh", head)):
+        if head[at + 8 : at + 12] != b"vids":
+            continue
+        strf = head.find(b"strf", at)
+        if strf != -1 and len(head) >= strf + 20:
+            width, height = struct.unpack_from("<ii", head, strf + 12)  # BITMAPINFOHEADER: size, width, height
+            sizes.append((abs(width), abs(height)))  # a negative height: rows top-down
+    return sizes
+
+
+def refuse_huge_frames(head: bytes) -> None:
+    """ResourceLimit when an AVI's header declares frames this machine cannot hold (a damaged or
+    hostile header: FFmpeg's probe would allocate one before a single check of ours)."""
+    for width, height in declared_frame_sizes(head):
+        problem = too_big(width, height)
+        if problem is not None:
+            raise ResourceLimit(f"{problem} (as its header declares)")
 
 
 # The rates AAC carries (MPEG-4's sampling frequency table; FFmpeg's encoder takes exactly these).
@@ -127,6 +171,9 @@ def video_facts(
     if not (MIN_SIZE <= ctx.width <= MAX_SIZE and MIN_SIZE <= ctx.height <= MAX_SIZE):
         raise UnsupportedVideo(f"the header gives a frame size of {ctx.width}x{ctx.height}, which cannot be "
                                f"encoded ({MIN_SIZE}..{MAX_SIZE} pixels a side)")  # fmt: skip
+    problem = too_big(ctx.width, ctx.height)
+    if problem is not None:  # from the header, before the decoder or x264 allocate a frame
+        raise ResourceLimit(problem)
     header_rate = video.average_rate or video.base_rate or video.guessed_rate
     rate_ok = header_rate is not None and cfg.min_fps <= header_rate <= cfg.max_fps
     tb = video.time_base
