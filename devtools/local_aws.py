@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.request
-import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from operations.context import LocalContext, local_context
 from operations.events import s3_event
 
 if TYPE_CHECKING:
@@ -30,21 +27,6 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-
-
-@dataclass
-class LocalContext:
-    """The parts of the Lambda context that Powertools and the handler read."""
-
-    function_name: str = "avi2mp4-local"
-    memory_limit_in_mb: int = 3008
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:000000000000:function:avi2mp4-local"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_seconds: float = 900.0
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
 class LocalAws:
@@ -110,11 +92,6 @@ class LocalAws:
         ddb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
-
-
-def local_context() -> LambdaContext:
-    """A LocalContext typed as what handlers expect (it has every attribute they read)."""
-    return cast("LambdaContext", LocalContext())
 
 
 __all__ = ["REGION", "LocalAws", "LocalContext", "local_context", "s3_event"]

@@ -30,6 +30,9 @@ class FunctionSettings:
         doc="stop a conversion this long before the invocation's timeout, to remove its outputs")  # fmt: skip
     state_machine_arn: str = setting("", "STATE_MACHINE_ARN",
         doc="state machine converting long recordings as parallel clip jobs; empty: one pass")  # fmt: skip
+    source_buckets: str = setting("", "SOURCE_BUCKETS",
+        doc="the only buckets whose objects are converted (comma-separated; the template sets its source "
+            "bucket); empty: any bucket but the output buckets")  # fmt: skip
 
     def __post_init__(self) -> None:
         validate(self)
@@ -45,6 +48,8 @@ class Settings:
     pipeline: PipelineConfig
     time_reserve_seconds: float = 60.0
     state_machine_arn: str = ""
+    source_buckets: tuple[str, ...] = ()
+    """Empty: any bucket but the output buckets."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -57,6 +62,10 @@ class Settings:
             raise ConfigError("IDEMPOTENCY_TABLE is not set", field="idempotency_table")
         if own.video_bucket == own.image_bucket:
             raise ConfigError("VIDEO_BUCKET and IMAGE_BUCKET must differ (manifests and JPEG prefixes would mix)")
+        sources = bucket_list(own.source_buckets)
+        if {own.video_bucket, own.image_bucket} & set(sources):
+            raise ConfigError("SOURCE_BUCKETS may not name an output bucket (the function would convert its outputs)",
+                              field="source_buckets")  # fmt: skip
         return cls(
             video_bucket=own.video_bucket,
             image_bucket=own.image_bucket,
@@ -66,4 +75,10 @@ class Settings:
             pipeline=read_env(env),
             time_reserve_seconds=own.time_reserve_seconds,
             state_machine_arn=own.state_machine_arn,
+            source_buckets=sources,
         )
+
+
+def bucket_list(text: str) -> tuple[str, ...]:
+    """``SOURCE_BUCKETS``' names: comma-separated, blanks ignored."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())

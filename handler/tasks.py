@@ -74,6 +74,10 @@ def skip_reason(bucket: str, key: str, settings: Settings) -> str | None:
     if bucket in (settings.video_bucket, settings.image_bucket):
         # Recursion guard: a misconfigured trigger on an output bucket must not loop.
         return f"bucket {bucket} is an output bucket; refusing to process its objects"
+    if settings.source_buckets and bucket not in settings.source_buckets:
+        # A forged event, task or failure-queue message must not steer the function elsewhere.
+        allowed = ", ".join(settings.source_buckets)
+        return f"bucket {bucket} is not a source bucket of this stack (SOURCE_BUCKETS: {allowed})"
     if not is_avi(key):
         return "not an .avi key"
     return None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from tqdm import tqdm
 
 from avi2mp4.errors import ConfigError
+from operations.safety import source_buckets
 
 EPILOG = "exit codes: 0 all handed over, 1 some failed, 2 usage error"
 
@@ -46,10 +48,14 @@ def register_redrive(sub: Any) -> None:
 
 def _invoker(args: argparse.Namespace, default_function: str | None = None) -> Any:
     from operations.invokers import FunctionInvoker, LocalInvoker
+    from operations.safety import require_local_or_consent
 
     if args.dry_run:
         return None
     if args.local:
+        # This process converts and deletes with the operator's credentials: on a real account only
+        # when asked to in so many words, as `avi2mp4 invoke` requires.
+        require_local_or_consent(dict(os.environ), "--local")
         return LocalInvoker()
     function = args.function or default_function
     if not function:
@@ -66,6 +72,10 @@ def _backfill(args: argparse.Namespace) -> int:
 
     if args.rate <= 0:
         raise ConfigError(f"--rate {args.rate}: must be > 0")
+    allowed = source_buckets(dict(os.environ))
+    if allowed and args.bucket not in allowed:
+        raise ConfigError(f"--bucket {args.bucket}: not a source bucket of the stack (SOURCE_BUCKETS: "
+                          f"{', '.join(allowed)})")  # fmt: skip
     invoke = _invoker(args)
     with tqdm(desc=f"s3://{args.bucket}/{args.prefix}", unit=" objects", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:  # fmt: skip
@@ -82,7 +92,8 @@ def _redrive(args: argparse.Namespace) -> int:
 
     from operations.redrive import redrive
 
-    summary = redrive(boto3.client("sqs"), args.queue, _invoker(args))
+    invoke = _invoker(args)  # its checks come before any client is made
+    summary = redrive(boto3.client("sqs"), args.queue, invoke, source_buckets(dict(os.environ)))
     for kept in summary.kept:
         print(f"kept {kept}", file=sys.stderr)
     print(summary.line("would redrive" if args.dry_run else "redriven"))

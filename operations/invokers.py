@@ -43,8 +43,8 @@ class LocalInvoker:
     """The handler in this process, with its settings from the environment (LOCAL_RUN)."""
 
     def __call__(self, event: dict[str, Any]) -> None:
-        from devtools.local_aws import local_context
         from handler.app import lambda_handler
+        from operations.context import local_context
 
         try:
             lambda_handler(event, local_context())

@@ -33,8 +33,19 @@ def original_event(body: str) -> dict[str, Any]:
     return payload
 
 
-def redrive(sqs: SQSClient, queue_url: str, invoke: Invoker | None) -> RedriveSummary:
-    """Every message on the queue, once (``invoke`` None: a dry run that changes nothing)."""
+def foreign_buckets(event: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    """The buckets an S3 event names that are not the stack's sources (``allowed``; empty: any)."""
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        raise ValueError("not an S3 event (no Records)")
+    names = [str(((r.get("s3") or {}).get("bucket") or {}).get("name")) for r in records if isinstance(r, dict)]
+    return [n for n in names if allowed and n not in allowed]
+
+
+def redrive(sqs: SQSClient, queue_url: str, invoke: Invoker | None, allowed: tuple[str, ...] = ()) -> RedriveSummary:
+    """Every message on the queue, once (``invoke`` None: a dry run that changes nothing). A message
+    naming a bucket that is not the stack's source (``allowed``) stays, and is reported: anyone able
+    to send to the queue could have put it there."""
     summary, seen = RedriveSummary(), set()
     give_back: list[str] = []  # receipts of messages that stay: visible again once we are done
     while True:
@@ -48,6 +59,9 @@ def redrive(sqs: SQSClient, queue_url: str, invoke: Invoker | None) -> RedriveSu
             seen.add(message["MessageId"])
             try:
                 event = original_event(message["Body"])
+                foreign = foreign_buckets(event, allowed)
+                if foreign:
+                    raise ValueError(f"names {', '.join(foreign)}, not a source bucket of the stack")
                 if invoke is None:
                     give_back.append(message["ReceiptHandle"])
                 else:

@@ -47,16 +47,19 @@ class Stack:
 
 
 def make_stack(aws: LocalAws, tmp_path: Path, pipeline: PipelineConfig | None = None,
-               s3: S3Client | None = None) -> Stack:  # fmt: skip
+               s3: S3Client | None = None, source: str | None = None) -> Stack:  # fmt: skip
+    """``source``: an existing source bucket to share (else a new one)."""
     run = uuid.uuid4().hex[:10]
-    source, video, image, table = f"src-{run}", f"video-{run}", f"images-{run}", f"idem-{run}"
-    aws.create_bucket(source, versioned=True)
+    video, image, table = f"video-{run}", f"images-{run}", f"idem-{run}"
+    if source is None:
+        source = f"src-{run}"
+        aws.create_bucket(source, versioned=True)
     aws.create_bucket(video)
     aws.create_bucket(image)
     aws.create_idempotency_table(table)
     tmp = tmp_path / "lambda-tmp"
     tmp.mkdir(parents=True)
-    settings = Settings(video, image, table, 3600, tmp, pipeline or PipelineConfig())
+    settings = Settings(video, image, table, 3600, tmp, pipeline or PipelineConfig(), source_buckets=(source,))
     client = s3 or aws.s3()
     runtime = build_runtime(settings, s3=client, dynamodb=aws.dynamodb())
     return Stack(aws, source, settings, client, runtime)

@@ -69,8 +69,7 @@ def test_late_duplicate_after_expiry_finds_source_gone(aws: Any, avi: Path, tmp_
     stack = make_stack(aws, tmp_path)
     event = stack.upload(avi, "late.avi")
     stack.invoke(event)
-    fresh = make_stack(aws, tmp_path / "again")  # another table: the record has "expired"
-    fresh.source = stack.source
+    fresh = make_stack(aws, tmp_path / "again", source=stack.source)  # another table: the record has "expired"
 
     result = fresh.invoke(event)
 
@@ -217,3 +216,35 @@ def test_concurrent_duplicate_waits_for_the_first(aws: Any, avi: Path, tmp_path:
     assert first["done"][0]["status"] == "converted"
     assert stack.invoke(event) == first, "the retry gets the first delivery's result"
     assert stack.keys(stack.settings.video_bucket) == ["cams/rec.manifest.json", "cams/rec.mp4", "cams/rec.review.jpg"]
+
+
+def test_an_upload_landing_between_the_check_and_the_delete_stays_current(
+    stack: Stack, avi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete is conditional on the converted object's ETag: a re-upload in the window between
+    the last check and the delete is not hidden behind a delete marker."""
+    from avi2mp4.storage import s3 as s3_module
+
+    event = stack.upload(avi, "cams/rec.avi")
+    newer = make(tmp_path / "newer.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
+    real_head, real_delete = s3_module.head_source, s3_module.delete_source
+    deleting = threading.Event()
+
+    def head(client: Any, bucket: str, key: str) -> Any:
+        found = real_head(client, bucket, key)
+        if deleting.is_set():
+            stack.s3.upload_file(str(newer), bucket, key)  # lands right after the last check
+        return found
+
+    def delete(client: Any, src: Any) -> bool:
+        deleting.set()
+        return real_delete(client, src)
+
+    monkeypatch.setattr(s3_module, "head_source", head)
+    monkeypatch.setattr("avi2mp4.storage.s3_source.delete_source", delete)
+
+    (done,) = stack.invoke(event)["done"]
+
+    assert done["status"] == "converted" and done["source_deleted"] is False
+    head_now = stack.s3.head_object(Bucket=stack.source, Key="cams/rec.avi")
+    assert head_now["ContentLength"] == newer.stat().st_size, "the newer upload is current, not hidden"

@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devtools.local_aws import REGION, LocalAws
+from devtools.local_aws import REGION, LocalAws, s3_event
 from devtools.local_lambda import LocalLambda
 from devtools.readback import lavfi_video, make
 from handler import app
@@ -36,8 +36,9 @@ def deployed(aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     app.default_runtime.cache_clear()
 
 
-def cli(aws: LocalAws, function: LocalLambda, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **aws.env, "AWS_ENDPOINT_URL_LAMBDA": function.endpoint}
+def cli(aws: LocalAws, function: LocalLambda, *args: str,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = {**os.environ, **aws.env, "AWS_ENDPOINT_URL_LAMBDA": function.endpoint, **(env or {})}
     return subprocess.run([sys.executable, "-m", "avi2mp4", *args], capture_output=True, text=True, env=env,
                           timeout=300, check=False)  # fmt: skip
 
@@ -96,3 +97,39 @@ def test_redrive_reinvokes_and_deletes_only_what_was_accepted(deployed: tuple[St
     assert not stack.exists(stack.source, "cams/failed.avi"), "converted this time"
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 1
+
+
+def test_a_forged_failure_message_cannot_steer_redrive(deployed: tuple[Stack, LocalLambda], aws: LocalAws,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    """Anyone able to send to the failure queue could name any object: with the stack's
+    SOURCE_BUCKETS, redrive leaves such a message on the queue and converts nothing (the function
+    would refuse it too)."""
+    stack, function = deployed
+    outside = f"outside-{stack.source}"
+    aws.create_bucket(outside)
+    stack.s3.upload_file(str(make(tmp_path / "x.avi", *lavfi_video(0.4), "-c:v", "mjpeg")), outside, "theirs.avi")
+    head = stack.s3.head_object(Bucket=outside, Key="theirs.avi")
+    forged = s3_event(outside, "theirs.avi", head["ContentLength"], head["ETag"].strip('"'), None, "0A")
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")  # fmt: skip
+    queue = sqs.create_queue(QueueName=f"forged-{stack.source}")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"requestPayload": forged}))
+
+    done = cli(aws, function, "redrive", "--queue", queue, "--local", env={"SOURCE_BUCKETS": stack.source})
+
+    assert done.returncode == 1 and done.stdout.strip() == "redriven 0, left on the queue 1", done.stderr
+    assert "not a source bucket" in done.stderr
+    assert stack.keys(outside) == ["theirs.avi"] and stack.keys(stack.settings.video_bucket) == []
+    refused = cli(aws, function, "backfill", "--bucket", outside, "--local", env={"SOURCE_BUCKETS": stack.source})
+    assert refused.returncode == 2 and "not a source bucket" in refused.stderr
+    # The function itself skips an event naming a bucket that is not its source.
+    assert stack.invoke(forged)["skipped"][0]["reason"].startswith(f"bucket {outside} is not a source bucket")
+
+
+@pytest.mark.parametrize("command", [["backfill", "--bucket", "b"], ["redrive", "--queue", "http://q"]])
+def test_local_runs_refuse_a_real_account_without_consent(command: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    proc = subprocess.run([sys.executable, "-m", "avi2mp4", *command, "--local"], capture_output=True, text=True,
+                          env={**env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}, timeout=60,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 2 and "AVI2MP4_ALLOW_AWS=1" in proc.stderr and "Traceback" not in proc.stderr

@@ -148,3 +148,25 @@ def test_state_machine_sample_events_match_what_the_definition_sends() -> None:
     for name, state in (("clip.json", "clip"), ("finish.json", "finish"), ("clean-up.json", "clean_up"),
                         ("one-pass.json", "one_pass")):  # fmt: skip
         assert json.loads((samples / name).read_text())["task"] == state
+
+
+FUNCTIONS = ("Avi2Mp4Function", "ClipFunction", "FinishFunction")
+
+
+def test_inputs_cannot_steer_the_stack(resources: dict[str, Any]) -> None:
+    """Only the stack's source bucket is converted; only the function's destination feeds the
+    failure queue redrive replays; only this account's Batch Operations jobs assume their role; no
+    function writes or deletes Batch Operations' manifests and reports."""
+    source = {"Fn::Sub": "${AWS::StackName}-source-${AWS::AccountId}"}
+    assert resources["SourceBucket"]["Properties"]["BucketName"] == source
+    for name in FUNCTIONS:
+        assert resources[name]["Properties"]["Environment"]["Variables"]["SOURCE_BUCKETS"] == source, name
+        deny = _statements(resources[name])["KeepOffBatchOperationsFiles"]
+        assert deny["Effect"] == "Deny" and set(deny["Action"]) == {"s3:PutObject", "s3:DeleteObject"}
+        assert deny["Resource"] == {"Fn::Sub": "${VideoBucket.Arn}/batch-operations/*"}
+    (queue,) = resources["FailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (queue["Effect"], queue["Action"]) == ("Deny", "sqs:SendMessage")
+    assert queue["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == {"Fn::GetAtt": ["Avi2Mp4FunctionRole", "Arn"]}
+    (trust,) = resources["BatchOperationsRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert ":job/*" in trust["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]

@@ -107,11 +107,13 @@ def download_source(client: S3Client, src: SourceObject, dest: Path) -> None:
 
 
 def delete_source(client: S3Client, src: SourceObject) -> bool:
-    """Delete the source if it is still the object we converted; True if deleted.
+    """Delete the source if it is still exactly the object converted; True if deleted.
 
-    A user may have uploaded a new file under the same key meanwhile: that one has its own event
-    and must survive. In a versioned bucket this leaves a delete marker; the converted version
-    stays as a noncurrent version until the lifecycle rule expires it (a safety net).
+    A user may upload a new file under the same key at any moment: that one has its own event and
+    must survive. The delete is conditional on the converted object's ETag (``If-Match``), so an
+    upload that lands between the check and the delete is never hidden behind a delete marker
+    (S3 answers 412 and nothing changes). In a versioned bucket the converted version stays, as a
+    noncurrent version, until the lifecycle rule expires it (a safety net).
     """
     try:
         current = head_source(client, src.bucket, src.key)
@@ -123,8 +125,15 @@ def delete_source(client: S3Client, src: SourceObject) -> bool:
                     src.bucket, src.key)  # fmt: skip
         return False
     try:
-        client.delete_object(Bucket=src.bucket, Key=src.key)
+        client.delete_object(Bucket=src.bucket, Key=src.key, IfMatch=f'"{src.etag}"')
     except ClientError as exc:
+        if _code(exc) in {"PreconditionFailed", "412"}:
+            log.warning("source s3://%s/%s was replaced just now; keeping the new object", src.bucket, src.key)
+            return False
+        if _missing(exc):
+            return False
+        raise StorageError(f"cannot delete s3://{src.bucket}/{src.key}: {exc}") from exc
+    except BotoCoreError as exc:
         raise StorageError(f"cannot delete s3://{src.bucket}/{src.key}: {exc}") from exc
     return True
 
