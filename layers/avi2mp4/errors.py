@@ -44,6 +44,11 @@ class OutputConflict(InvalidInput):
     """Another source already owns the output names this one maps to (``rec.avi`` and ``rec.AVI``)."""
 
 
+class NameTooLong(InvalidInput):
+    """An output's name would pass what the store takes (S3: 1,024 bytes a key; a local file
+    system: 255 bytes a name): a shorter source name is needed."""
+
+
 class UnsupportedVideo(InvalidInput):
     """The video opens but cannot be converted: an unknown codec, an impossible frame size, or data
     FFmpeg refuses to decode or encode."""

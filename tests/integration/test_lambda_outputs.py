@@ -21,6 +21,7 @@ from avi2mp4.settings import PipelineConfig
 from avi2mp4.storage.s3 import S3Store, head_source
 from devtools.local_aws import REGION, LocalAws
 from devtools.readback import lavfi_video, make
+from handler.app import ConversionFailed
 from tests.integration.stack import Stack, make_stack
 
 
@@ -58,6 +59,41 @@ def test_a_shorter_reupload_replaces_every_output(stack: Stack, tmp_path: Path) 
     assert set(stack.keys(stack.settings.video_bucket)) == video == {"cam/rec.mp4", "cam/rec.manifest.json",
                                                                       "cam/rec.review.jpg"}  # fmt: skip
     assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3
+
+
+@pytest.mark.parametrize("key", ["cam/a\x01b.avi", "cam/c\rd.avi", "cam/e\x1b[31mf.avi"])
+def test_keys_with_control_characters_convert_and_rerun_cleanly(stack: Stack, tmp_path: Path, key: str) -> None:
+    """DeleteObjects carries its keys in XML, which cannot hold most control characters: a run whose
+    stale outputs had such names failed after its manifest and left it behind, complete-looking."""
+    long = make(tmp_path / "long.avi", *lavfi_video(3.0), "-c:v", "mjpeg")
+    assert stack.invoke(stack.upload(long, key))["done"][0]["status"] == "converted"
+    short = make(tmp_path / "short.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+
+    again = stack.invoke(stack.upload(short, key))
+
+    assert again["done"][0]["status"] == "converted" and again["done"][0]["source_deleted"]
+    manifest = key.removesuffix(".avi") + ".manifest.json"
+    video, images = manifest_listing(stack, manifest)
+    assert set(stack.keys(stack.settings.video_bucket)) == video and len(video) == 3
+    assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3
+
+
+def test_a_failure_before_the_manifest_leaves_nothing_under_a_control_character_name(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from avi2mp4.conversion import one_pass
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise StorageError("S3 went away before the manifest")
+
+    monkeypatch.setattr(one_pass, "build_manifest", broken)
+    event = stack.upload(make(tmp_path / "a.avi", *lavfi_video(3.0), "-c:v", "mjpeg"), "cam/a\x01b.avi")
+
+    with pytest.raises(ConversionFailed):
+        stack.invoke(event)
+
+    assert stack.keys(stack.settings.video_bucket) == [] and stack.keys(stack.settings.image_bucket) == []
+    assert stack.keys(stack.source) == ["cam/a\x01b.avi"]
 
 
 # ---- a missing source: 404 with s3:ListBucket, 403 without ---------------------------------------
@@ -152,3 +188,16 @@ def test_twins_converted_at_the_same_time_do_not_mix(stack: Stack, tmp_path: Pat
     assert set(stack.keys(stack.settings.video_bucket)) == {"cam/rec.claim.json", "cam/rec.rejected.json"}
     body = stack.s3.get_object(Bucket=stack.settings.video_bucket, Key="cam/rec.claim.json")["Body"].read()
     assert json.loads(body)["source"]["key"] == "cam/rec.AVI", "the other conversion's claim is untouched"
+
+
+def test_a_key_whose_outputs_would_pass_s3s_limit_is_rejected_before_any_work(stack: Stack, tmp_path: Path) -> None:
+    """JPEG keys carry the stem twice: a 600-byte stem passes 1,024 bytes. It used to be retried and
+    end on the failure queue; it is a typed rejection now, with nothing written but the record."""
+    key = "cams/" + "x" * 600 + ".avi"
+    event = stack.upload(make(tmp_path / "a.avi", *lavfi_video(0.4), "-c:v", "mjpeg"), key)
+
+    (rejected,) = stack.invoke(event)["rejected"]
+
+    assert rejected["reason"].startswith("NameTooLong:") and "1024" in rejected["reason"]
+    assert stack.keys(stack.settings.video_bucket) == ["cams/" + "x" * 600 + ".rejected.json"]
+    assert stack.keys(stack.settings.image_bucket) == [] and stack.keys(stack.source) == [key]

@@ -60,17 +60,18 @@ def run_job(
     previous.claim(store, layout, source)  # raises OutputConflict before anything is written
     with StoredOutputs(store, layout, cfg.verify_clips, tmp_root, "avi2mp4-job-") as outputs:
         try:
-            result = process_video(src, outputs.work, cfg, on_output=outputs.hand_over, progress=progress, stop=stop)
-            clips, images = outputs.stored("clip"), outputs.stored("jpeg")
-            reviews = [stored for _, stored in sorted(outputs.stored("review").items())]
-            manifest = build_manifest(source, result, clips, images, cfg, conversion, reviews)
-            manifest_object = outputs.put_json(layout.manifest_key, manifest.to_json())
-            written = {(k.target, k.key) for k in outputs.written}
-            stale = [k for k in previous.owned_keys(store, layout) if (k.target, k.key) not in written]
-            previous.remove(store, stale)  # what an earlier, longer run left
-        except BaseException:
-            outputs.undo(_everything_owned(store, layout))
-            raise
+            try:
+                result = process_video(src, outputs.work, cfg, on_output=outputs.hand_over, progress=progress,
+                                       stop=stop)  # fmt: skip
+                clips, images = outputs.stored("clip"), outputs.stored("jpeg")
+                reviews = [stored for _, stored in sorted(outputs.stored("review").items())]
+                manifest = build_manifest(source, result, clips, images, cfg, conversion, reviews)
+                manifest_object = outputs.put_json(layout.manifest_key, manifest.to_json())
+            except BaseException:
+                outputs.undo(_everything_owned(store, layout))
+                raise
+            # The manifest is written: the set is complete, and nothing from here on undoes it.
+            _tidy(store, layout, {(k.target, k.key) for k in outputs.written})
         finally:
             with contextlib.suppress(Exception):  # an expired claim is taken over; never block on this
                 previous.release(store, layout)
@@ -83,6 +84,17 @@ def run_job(
         images=[images[f.index] for f in result.jpegs],
         seconds=time.monotonic() - started,
     )
+
+
+def _tidy(store: Store, layout: OutputLayout, written: set[tuple[str, str]]) -> None:
+    """Remove what an earlier, longer run left under the prefix. A failure here leaves extra
+    objects beside a complete set (the next run removes them), so it is said, not raised."""
+    try:
+        stale = [k for k in previous.owned_keys(store, layout) if (k.target, k.key) not in written]
+        previous.remove(store, stale)
+    except Exception as exc:
+        log.warning("%s is complete, but what an earlier run left could not be removed: %s",
+                    layout.manifest_key, exc)  # fmt: skip
 
 
 def _everything_owned(store: Store, layout: OutputLayout) -> list[previous.OwnedKey]:

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import (
     Avi2Mp4Error,
     ForeignRun,
+    NameTooLong,
     NotCuttable,
     NotRetryable,
     SourceGone,
@@ -62,6 +63,7 @@ class Conversion:
         except (SourceGone, Superseded) as exc:
             return self._observed(Skipped("gone" if isinstance(exc, SourceGone) else "superseded", str(exc)))
         try:
+            self._check_names(ref)
             plan = self._plan(ref) if self.rt.clips is not None else None
             if plan is not None and plan.parallel:
                 return self._clip_jobs(plan)
@@ -80,6 +82,13 @@ class Conversion:
                           stop=self.rt.stop, conversion=conversion)  # fmt: skip
         deleted = self.source.delete_converted(ref)  # every output was verified inside run_job
         return self._observed(converted(job, "sequential" if why else "single", deleted))
+
+    def _check_names(self, ref: SourceRef) -> None:
+        """NameTooLong before any work: S3 would refuse the first output (a retry would too)."""
+        store = self.rt.store
+        problem = OutputLayout.for_key(ref.key).too_long(store.max_key_bytes, store.max_name_bytes)
+        if problem is not None:
+            raise NameTooLong(f"{self.source.name}: {problem}: shorten its name")
 
     def _plan(self, ref: SourceRef) -> Plan:
         with self.source.ranges() as reader:
@@ -188,9 +197,11 @@ class Conversion:
         log.info("rejected %s, source kept: %s: %s", self.source.name, failure.error, failure.reason)
         record = None
         if self.rt.record_rejections:
-            data = rejection_record(ref, failure.error, failure.reason)
             key = OutputLayout.for_key(ref.key).rejection_key
-            record = self.rt.store.put_bytes("video", key, data, hashlib.sha256(data).hexdigest(), "application/json")
+            if len(key.encode()) <= self.rt.store.max_key_bytes:  # else the tag alone says it
+                data = rejection_record(ref, failure.error, failure.reason)
+                record = self.rt.store.put_bytes("video", key, data, hashlib.sha256(data).hexdigest(),
+                                                 "application/json")  # fmt: skip
             try:
                 self.source.tag_rejected(ref, failure.error)
             except StorageError as tag_error:  # the record says it all; a missing tag is not worth a retry

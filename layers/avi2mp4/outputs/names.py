@@ -126,6 +126,26 @@ class OutputLayout:
     def image_folder(self) -> str:
         return self.key(f"{self.stem}/")
 
+    def longest_names(self) -> list[str]:
+        """Each family of name at its longest (numbers as large as a recording can need)."""
+        most = 10**6 - 1  # clips, pages: 6 digits cover a week of 1 s clips
+        return [self.jpeg_key(10**10 - 1), self.failure_key(most), self.clip_report_key(most),
+                self.clip_key(most, True), self.review_key(most, True), self.review_key(0, False),
+                self.manifest_key, self.rejection_key, self.claim_key, self.plan_key]  # fmt: skip
+
+    def too_long(self, max_key_bytes: int, max_name_bytes: int) -> str | None:
+        """Why some output's key, or a ``/``-separated part of it, would pass a store's limits."""
+        for key in self.longest_names():
+            if len(key.encode()) > max_key_bytes:
+                return (
+                    f"its output keys reach {len(key.encode())} bytes ({key[:48]}...); the store takes {max_key_bytes}"
+                )
+            for part in key.split("/"):
+                if len(part.encode()) > max_name_bytes:
+                    return (f"its output names reach {len(part.encode())} bytes ({part[:48]}...); the store takes "
+                            f"{max_name_bytes}")  # fmt: skip
+        return None
+
     def owns(self, target: str, key: str) -> bool:
         """Whether ``key`` is a name this layout gives its outputs (clip, part, JPEG, manifest)."""
         stem = re.escape(self.stem)

@@ -63,6 +63,8 @@ class LocalStore:
     """
 
     FOLDERS: ClassVar[dict[Target, str]] = {"video": "video-mp4", "image": "unlabeled-images"}
+    max_key_bytes = 3072  # PATH_MAX (4096), less room for the --out folder
+    max_name_bytes = 255 - 17  # NAME_MAX of the common file systems, less the temporary ".XXXXXXXX.partial"
 
     def __init__(self, root: Path) -> None:
         self.root = root

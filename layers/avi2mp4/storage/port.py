@@ -36,6 +36,11 @@ class StoredObject:
 class Store(Protocol):
     """Writes outputs and proves they arrived intact. Implementations must be thread-safe."""
 
+    max_key_bytes: int
+    """The longest key the store takes, in UTF-8 bytes."""
+    max_name_bytes: int
+    """The longest ``/``-separated part of a key it takes (a file system's file name)."""
+
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         """Store the file at ``path`` (and delete it locally); verify size and checksum."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,8 @@ MiB = 1024 * 1024
 # Multipart above 16 MiB, 8 parts in flight: a 2 GB AVI downloads in ~125 parts, concurrently.
 TRANSFER = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=8)
 DELETE_BATCH = 1000
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+"""Characters an XML request body cannot carry as they are (CR is normalized to LF)."""
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".json": "application/json"}
 
 
@@ -141,6 +144,8 @@ def delete_source(client: S3Client, src: SourceObject) -> bool:
 class S3Store:
     """Outputs to the video and image buckets, each verified by a HEAD after the upload."""
 
+    max_key_bytes = max_name_bytes = 1024  # S3's limit on a key
+
     def __init__(self, client: S3Client, video_bucket: str, image_bucket: str) -> None:
         self.client = client
         self.buckets: dict[Target, str] = {"video": video_bucket, "image": image_bucket}
@@ -187,8 +192,13 @@ class S3Store:
 
     def delete_many(self, target: Target, keys: list[str]) -> None:
         bucket = self.buckets[target]
-        for start in range(0, len(keys), DELETE_BATCH):  # DeleteObjects takes 1,000 keys a call
-            batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
+        # DeleteObjects takes its keys in XML, which cannot carry most control characters (and
+        # turns a CR into a LF): such keys go one by one, in the URL, where anything can.
+        batched = [k for k in keys if not _XML_UNSAFE.search(k)]
+        for key in (k for k in keys if _XML_UNSAFE.search(k)):
+            self.delete(target, key)
+        for start in range(0, len(batched), DELETE_BATCH):  # DeleteObjects takes 1,000 keys a call
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in batched[start : start + DELETE_BATCH]]
             try:
                 answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             except (ClientError, BotoCoreError) as exc:
