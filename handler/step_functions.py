@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
 logger = Logger(service=SERVICE, child=True)
 
 
-def execution_name(identity: str) -> str:
+def execution_name(identity: str, attempt: str | None = None) -> str:
     """Step Functions execution names: 80 characters of ``[A-Za-z0-9-_]``, unique per state machine
-    for 90 days. Derived from the object's identity, so a second event for the same upload finds
-    the first execution instead of starting another."""
-    return "avi2mp4-" + hashlib.sha256(identity.encode()).hexdigest()[:64]
+    for 90 days. The object's identity (so its runs are found by name) and an attempt of its own:
+    a delivery after a run that failed starts a new run, where one name per object would be refused
+    for 90 days and strand the source. Duplicates of a delivery are the idempotency table's to
+    answer, and a second run of one source takes the names over from the first (its claim)."""
+    return f"avi2mp4-{hashlib.sha256(identity.encode()).hexdigest()[:56]}-{attempt or uuid.uuid4().hex[:12]}"
 
 
 class StepFunctionsRunner:

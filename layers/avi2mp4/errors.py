@@ -95,6 +95,11 @@ class VerificationError(NotRetryable):
     does not match the plan. A failed read is a StorageError, not this."""
 
 
+class IncompleteRun(NotRetryable):
+    """A clip job left no report: the run is not complete. A consequence of the clip job's own
+    failure (which decides what follows), never a verdict on the source."""
+
+
 class ForeignRun(NotRetryable):
     """A task names a recording, a version or a run that the stored plan does not: it is not this
     run's to touch (a forged or stale request). Nothing is written or removed."""

@@ -38,9 +38,8 @@ def test_long_recording_goes_through_the_state_machine(deployed: Deployed, tmp_p
     assert ended["status"] == "SUCCEEDED", ended
     executions = deployed.executions()
     assert len(executions) == 1
-    assert executions[0]["name"] == execution_name(
-        f"{stack.source}/cams/long.avi#{event['Records'][0]['s3']['object']['versionId']}"
-    )
+    identity = f"{stack.source}/cams/long.avi#{event['Records'][0]['s3']['object']['versionId']}"
+    assert executions[0]["name"].startswith(execution_name(identity, "x")[:-1]) and len(executions[0]["name"]) <= 80
     videos = stack.keys(stack.settings.video_bucket)
     assert videos == ["cams/long.manifest.json", *[f"cams/long_part{i:03d}.mp4" for i in range(6)],
                       *[f"cams/long_review{i:03d}.jpg" for i in range(6)]]  # fmt: skip
@@ -248,3 +247,44 @@ def test_a_tampered_clip_report_fails_the_run_and_touches_nothing_else(deployed:
     record = deployed.manifest("cams/tampered.rejected.json")
     assert record["error"] == "VerificationError" and "does not match the plan" in record["reason"]
     assert stack.keys(stack.source) == ["cams/tampered.avi"]
+
+
+def test_a_delivery_after_a_failed_run_starts_a_new_run(deployed: Deployed, tmp_path: Path) -> None:
+    """S3 503s throughout a clip job: the run fails and cleans up. The same event delivered again
+    (redrive, or after the record expired) used to meet ExecutionAlreadyExists, answer "handed_off"
+    and strand the source for 90 days; it starts a new run now."""
+    stack = deployed.stack
+    deployed.failures[2] = [StorageError("S3 said 503 SlowDown")] * 4  # the first try and its 3 retries
+    event = stack.upload(_recording(tmp_path), "cams/again.avi")
+    (first,) = deployed.invoke(event)["done"]
+    assert deployed.wait(first["execution"])["status"] == "FAILED"
+    assert stack.keys(stack.settings.video_bucket) == [], "no outputs, no work objects, no rejection"
+    assert stack.keys(stack.source) == ["cams/again.avi"]
+
+    (second,) = deployed.invoke(event)["done"]  # the failed run's end let the delivery count again
+
+    assert second["status"] == "handed_off" and second["execution"] != first["execution"]
+    assert deployed.wait(second["execution"])["status"] == "SUCCEEDED"
+    assert stack.keys(stack.source) == [] and "cams/again.manifest.json" in stack.keys(stack.settings.video_bucket)
+
+
+def test_a_refused_start_leaves_no_work_objects(deployed: Deployed, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from botocore.exceptions import ClientError
+
+    def refused(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
+
+    stack = deployed.stack
+    runner = stack.runtime.runner
+    assert isinstance(runner, StepFunctionsRunner)
+    event = stack.upload(_recording(tmp_path), "cams/refused.avi")
+
+    with monkeypatch.context() as throttled, pytest.raises(Exception, match="StorageError") as info:
+        throttled.setattr(runner.sfn, "start_execution", refused)
+        deployed.invoke(event)
+
+    assert type(info.value).__name__ == "ConversionFailed"
+    assert stack.keys(stack.settings.video_bucket) == [] and stack.keys(stack.source) == ["cams/refused.avi"]
+    (retried,) = deployed.invoke(event)["done"]  # Lambda's retry: the record was removed with the failure
+    assert deployed.wait(retried["execution"])["status"] == "SUCCEEDED"

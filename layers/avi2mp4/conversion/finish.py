@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ForeignRun, NotCuttable, VerificationError
+from ..errors import ForeignRun, IncompleteRun, NotCuttable, VerificationError
 from ..handover import DeadFrame, KeptFrame
 from ..jpeg_sampler import is_near_duplicate
 from ..labeling.review_sheet import Layout, mark
@@ -221,7 +221,7 @@ def manifest_of(store: Store, plan: Plan) -> dict[str, Any]:
 def _report(store: Store, layout: OutputLayout, clip: int) -> ClipReport:
     data = store.get_bytes("video", layout.clip_report_key(clip))
     if data is None:
-        raise VerificationError(f"clip job {clip} left no report ({layout.clip_report_key(clip)})")
+        raise IncompleteRun(f"clip job {clip} left no report ({layout.clip_report_key(clip)})")
     try:
         return ClipReport.from_json(data)
     except (ValueError, KeyError, TypeError) as exc:

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import (
     Avi2Mp4Error,
     ForeignRun,
+    IncompleteRun,
     NameTooLong,
     NotCuttable,
     NotRetryable,
@@ -168,7 +169,7 @@ class Conversion:
             log.warning("%s cannot be cut exactly (%s); converting it in one pass", self.source.name, failure.reason)
             return FallBack(plan.source, failure.reason)
         error = by_name(failure.error)
-        if error is not None and not error.retryable:
+        if error is not None and not error.retryable and error is not IncompleteRun:
             return self.reject(plan.source, failure)
         return Failed(plan.source, failure.error, failure.reason)
 
@@ -221,9 +222,11 @@ class Conversion:
 
 def _deciding(failures: list[Failure]) -> Failure:
     """The failure that decides what follows: a recording that cannot be cut falls back, whatever
-    else failed; then one a retry cannot fix; then any."""
+    else failed; then one a retry cannot fix; then any. A run found incomplete (a clip job left no
+    report) is a consequence of a clip job's failure: that failure decides; alone, the run failed."""
     if not failures:
         return Failure("Unknown", "a step failed without saying why")
+    failures = [f for f in failures if by_name(f.error) is not IncompleteRun] or failures
     classes = [by_name(f.error) for f in failures]
     for failure, cls in zip(failures, classes, strict=True):
         if cls is NotCuttable:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from urllib3.exceptions import HTTPError as TransportError
 
 from ..errors import SourceGone, StorageError, VerificationError
 from .port import StoredObject, Target
@@ -33,6 +34,9 @@ TRANSFER = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 *
 DELETE_BATCH = 1000
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 """Characters an XML request body cannot carry as they are (CR is normalized to LF)."""
+# What a request can fail with besides S3's answer: botocore's own errors, and urllib3's and the
+# socket's where botocore lets them through (an error body cut short is read outside its retries).
+TRANSPORT = (BotoCoreError, TransportError, ConnectionError)
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".json": "application/json"}
 
 
@@ -66,6 +70,8 @@ def head_source(client: S3Client, bucket: str, key: str) -> SourceObject:
         if _missing(exc) or (_denied(exc) and not _listed(client, bucket, key)):
             raise SourceGone(f"s3://{bucket}/{key} does not exist (any more)") from exc
         raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+    except TRANSPORT as exc:
+        raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
     return SourceObject(bucket, key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
 
 
@@ -75,6 +81,8 @@ def _listed(client: S3Client, bucket: str, key: str) -> bool:
     from "denied". Without the permission the listing fails too: that is a real access problem."""
     try:
         answer = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except TRANSPORT as exc:
+        raise StorageError(f"cannot list s3://{bucket}/{key}: {exc}") from exc
     except ClientError as exc:
         raise StorageError(f"access denied to s3://{bucket}/{key}: the function needs s3:GetObject and "
                            f"s3:ListBucket on the source bucket ({exc})") from exc  # fmt: skip
@@ -89,7 +97,7 @@ def tag_source(client: S3Client, src: SourceObject, tags: dict[str, str]) -> Non
             client.put_object_tagging(Bucket=src.bucket, Key=src.key, VersionId=src.version_id, Tagging=tagging)
         else:
             client.put_object_tagging(Bucket=src.bucket, Key=src.key, Tagging=tagging)
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, *TRANSPORT) as exc:
         raise StorageError(f"cannot tag s3://{src.bucket}/{src.key}: {exc}") from exc
 
 
@@ -102,7 +110,7 @@ def download_source(client: S3Client, src: SourceObject, dest: Path) -> None:
         if _missing(exc):
             raise SourceGone(f"s3://{src.bucket}/{src.key} disappeared during download") from exc
         raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
-    except BotoCoreError as exc:
+    except TRANSPORT as exc:
         raise StorageError(f"cannot download s3://{src.bucket}/{src.key}: {exc}") from exc
     if dest.stat().st_size != src.size:  # a download cut short: a transport failure, worth a retry
         raise StorageError(f"downloaded {dest.stat().st_size} bytes of s3://{src.bucket}/{src.key}, "
@@ -136,7 +144,7 @@ def delete_source(client: S3Client, src: SourceObject) -> bool:
         if _missing(exc):
             return False
         raise StorageError(f"cannot delete s3://{src.bucket}/{src.key}: {exc}") from exc
-    except BotoCoreError as exc:
+    except TRANSPORT as exc:
         raise StorageError(f"cannot delete s3://{src.bucket}/{src.key}: {exc}") from exc
     return True
 
@@ -162,7 +170,7 @@ class S3Store:
         }
         try:
             self.client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=TRANSFER)
-        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+        except (ClientError, S3UploadFailedError, *TRANSPORT) as exc:
             raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
         stored = self._verify(bucket, key, size, sha256)
         path.unlink()  # /tmp stays small: the clip now lives in S3
@@ -175,7 +183,7 @@ class S3Store:
                 Bucket=bucket, Key=key, Body=data, ContentType=content_type,
                 Metadata={"sha256": sha256}, ChecksumSHA256=_b64(sha256),
             )  # fmt: skip
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, *TRANSPORT) as exc:
             raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
         return self._verify(bucket, key, len(data), sha256)
 
@@ -189,6 +197,8 @@ class S3Store:
         except ClientError as exc:
             if not _missing(exc):
                 raise StorageError(f"cannot delete s3://{bucket}/{key}: {exc}") from exc
+        except TRANSPORT as exc:
+            raise StorageError(f"cannot delete s3://{bucket}/{key}: {exc}") from exc
 
     def delete_many(self, target: Target, keys: list[str]) -> None:
         bucket = self.buckets[target]
@@ -201,7 +211,7 @@ class S3Store:
             batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in batched[start : start + DELETE_BATCH]]
             try:
                 answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-            except (ClientError, BotoCoreError) as exc:
+            except (ClientError, *TRANSPORT) as exc:
                 raise StorageError(f"cannot delete from s3://{bucket}: {exc}") from exc
             failed = [e for e in answer.get("Errors", []) if e.get("Code") != "NoSuchKey"]
             if failed:
@@ -216,7 +226,7 @@ class S3Store:
             if _code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
                 return False
             raise StorageError(f"cannot write s3://{bucket}/{key}: {exc}") from exc
-        except BotoCoreError as exc:
+        except TRANSPORT as exc:
             raise StorageError(f"cannot write s3://{bucket}/{key}: {exc}") from exc
         return True
 
@@ -228,7 +238,7 @@ class S3Store:
             if _missing(exc):
                 return None
             raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
-        except BotoCoreError as exc:
+        except TRANSPORT as exc:
             raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
 
     def list_keys(self, target: Target, prefix: str) -> list[str]:
@@ -236,7 +246,7 @@ class S3Store:
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, *TRANSPORT) as exc:
             raise StorageError(f"cannot list s3://{bucket}/{prefix}: {exc}") from exc
 
     def _verify(self, bucket: str, key: str, size: int, sha256: str) -> StoredObject:
@@ -246,7 +256,7 @@ class S3Store:
             if _missing(exc):
                 raise VerificationError(f"s3://{bucket}/{key} is missing after upload") from exc
             raise StorageError(f"cannot check s3://{bucket}/{key}: {exc}") from exc
-        except BotoCoreError as exc:
+        except TRANSPORT as exc:
             raise StorageError(f"cannot check s3://{bucket}/{key}: {exc}") from exc
         if head["ContentLength"] != size:
             raise VerificationError(f"s3://{bucket}/{key}: uploaded {size} bytes, S3 has {head['ContentLength']}")
@@ -272,7 +282,7 @@ class S3Store:
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             for chunk in iter(lambda: body.read(1 << 20), b""):
                 digest.update(chunk)
-        except (ClientError, BotoCoreError) as exc:  # a failed read, not a mismatch
+        except (ClientError, *TRANSPORT) as exc:  # a failed read, not a mismatch
             raise StorageError(f"s3://{bucket}/{key} cannot be read back: {exc}") from exc
         return digest.hexdigest()
 
