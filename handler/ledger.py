@@ -4,9 +4,11 @@ a way a retry may fix lets a later delivery convert the source again."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
 
 from avi2mp4.errors import StorageError
 from handler.objects import ObjectResult
@@ -27,3 +29,17 @@ class IdempotencyLedger:
         """The request may be made again (its run failed; a retry may succeed)."""
         if identity:
             self.persistence.delete_record(data={"identity": identity}, exception=why or StorageError("run failed"))
+
+    def held_until(self, identity: str) -> dt.datetime | None:
+        """When the in-progress record of ``identity`` stops holding off other deliveries (None: no
+        such record, or it cannot be read). A write whose answer was lost leaves one too: until
+        then, every delivery answers "in progress", even with nothing converting."""
+        try:
+            record = self.persistence.get_record(data={"identity": identity})
+        except IdempotencyItemNotFoundError:
+            return None
+        except Exception:  # only the wording of an error depends on it
+            return None
+        if record is None or record.in_progress_expiry_timestamp is None:
+            return None
+        return dt.datetime.fromtimestamp(float(record.in_progress_expiry_timestamp) / 1000, dt.UTC)

@@ -10,6 +10,7 @@ The steps that end a run write its outcome to the idempotency table (``ledger``)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -109,11 +110,11 @@ def handle_records(records: list[ObjectRef], context: LambdaContext, rt: Runtime
             try:
                 result = rt.process(ref=ref, budget=_budget(context, rt))
             except IdempotencyAlreadyInProgressError as exc:
-                # A concurrent delivery of the same event is converting it; the retry of this one
-                # will find its result.
-                logger.warning("another invocation is converting this object; will retry")
-                failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__,
-                               "reason": "in progress elsewhere"})  # fmt: skip
+                # A concurrent delivery of the same event is converting it and the retry of this
+                # one will find its result, or the record is left by a write whose answer was lost.
+                reason = held_reason(rt.ledger.held_until(ref.identity))
+                logger.warning(f"another invocation holds this object: {reason}")
+                failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": reason})
                 continue
             except Exception as exc:  # one bad object must not stop the others
                 _failed(exc)
@@ -127,6 +128,15 @@ def handle_records(records: list[ObjectRef], context: LambdaContext, rt: Runtime
             + "; ".join(f"{f['key']}: {f['error']}: {f['reason']}" for f in failed)
         )
     return {"done": done, "rejected": rejected, "skipped": skipped}
+
+
+def held_reason(until: dt.datetime | None) -> str:
+    """Why an object is "in progress elsewhere", and what to do if nothing converts it."""
+    when = f"until {until:%Y-%m-%dT%H:%M:%SZ}" if until else "until its idempotency record expires"
+    return (
+        f"in progress elsewhere ({when}); if it is not converted by then (the record may be left by a "
+        "write whose answer was lost), redrive this event after that time: avi2mp4 redrive --queue <url>"
+    )
 
 
 def handle_batch_task(task: BatchTask, context: LambdaContext, rt: Runtime) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import base64
 import hashlib
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +39,23 @@ _XML_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 # What a request can fail with besides S3's answer: botocore's own errors, and urllib3's and the
 # socket's where botocore lets them through (an error body cut short is read outside its retries).
 TRANSPORT = (BotoCoreError, TransportError, ConnectionError)
+BODY_ATTEMPTS = 4
+RETRY_SECONDS = 0.2
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".json": "application/json"}
+
+
+def read_retrying(what: str, read: Callable[[], bytes]) -> bytes:
+    """``read()``, again (``BODY_ATTEMPTS`` in all) when it fails in transport: botocore retries a
+    request that failed, not a body that broke off after the answer began. StorageError when the
+    attempts are spent; S3's own answers (ClientError) pass through at once."""
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        try:
+            return read()
+        except TRANSPORT as exc:
+            if attempt == BODY_ATTEMPTS:
+                raise StorageError(f"cannot read {what}: {exc}") from exc
+            time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))  # back off, as botocore's own retries do
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,7 @@ class S3Store:
         try:
             self.client.put_object(
                 Bucket=bucket, Key=key, Body=data, ContentType=content_type,
-                Metadata={"sha256": sha256}, ChecksumSHA256=_b64(sha256),
+                Metadata={"sha256": sha256}, ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(sha256),
             )  # fmt: skip
         except (ClientError, *TRANSPORT) as exc:
             raise StorageError(f"cannot upload s3://{bucket}/{key}: {exc}") from exc
@@ -233,12 +251,12 @@ class S3Store:
     def get_bytes(self, target: Target, key: str) -> bytes | None:
         bucket = self.buckets[target]
         try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return read_retrying(
+                f"s3://{bucket}/{key}", lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            )
         except ClientError as exc:
             if _missing(exc):
                 return None
-            raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
-        except TRANSPORT as exc:
             raise StorageError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
 
     def list_keys(self, target: Target, prefix: str) -> list[str]:
@@ -277,14 +295,18 @@ class S3Store:
         return StoredObject(key=key, size=size, sha256=sha256, location=f"s3://{bucket}/{key}")
 
     def _read_back_sha256(self, bucket: str, key: str) -> str:
-        digest = hashlib.sha256()
-        try:
+
+        def read() -> bytes:
+            digest = hashlib.sha256()
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             for chunk in iter(lambda: body.read(1 << 20), b""):
                 digest.update(chunk)
-        except (ClientError, *TRANSPORT) as exc:  # a failed read, not a mismatch
+            return digest.hexdigest().encode()
+
+        try:
+            return read_retrying(f"s3://{bucket}/{key} back", read).decode()
+        except ClientError as exc:  # a failed read, not a mismatch
             raise StorageError(f"s3://{bucket}/{key} cannot be read back: {exc}") from exc
-        return digest.hexdigest()
 
 
 def _b64(sha256_hex: str) -> str:

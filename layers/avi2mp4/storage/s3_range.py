@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, IncompleteReadError
 
 from ..errors import StorageError
-from .s3 import TRANSPORT
+from .s3 import TRANSPORT, read_retrying
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MiB = 1024 * 1024
-FETCH_ATTEMPTS = 4
-RETRY_SECONDS = 0.2
 
 
 class S3RangeFile(io.RawIOBase):
@@ -125,25 +122,22 @@ class S3RangeFile(io.RawIOBase):
         first = index * self.block
         last = min(first + self.block, self.size) - 1
         wanted = f"bytes={first}-{last}"
-        for attempt in range(1, FETCH_ATTEMPTS + 1):
-            try:
-                if self.version_id:
-                    answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted,
-                                                    VersionId=self.version_id)  # fmt: skip
-                else:
-                    answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted)
-                data = answer["Body"].read()
-                if len(data) != last - first + 1:  # a body cut short: the connection broke mid-read
-                    raise StorageError(f"got {len(data)} of {last - first + 1} bytes")
-                break
-            except ClientError as exc:
-                raise StorageError(f"cannot read s3://{self.bucket}/{self.key} bytes {first}-{last}: {exc}") from exc
-            except (StorageError, *TRANSPORT) as exc:
-                # botocore retries a failed request, not a body that broke off while read: retried here.
-                if attempt == FETCH_ATTEMPTS:
-                    raise StorageError(f"cannot read s3://{self.bucket}/{self.key} bytes {first}-{last}: "
-                                       f"{exc}") from exc  # fmt: skip
-                time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+
+        def read() -> bytes:
+            if self.version_id:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted,
+                                                VersionId=self.version_id)  # fmt: skip
+            else:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted)
+            data = answer["Body"].read()
+            if len(data) != last - first + 1:  # the connection broke mid-read without saying so
+                raise IncompleteReadError(actual_bytes=len(data), expected_bytes=last - first + 1)
+            return data
+
+        try:
+            data = read_retrying(f"s3://{self.bucket}/{self.key} bytes {first}-{last}", read)
+        except ClientError as exc:
+            raise StorageError(f"cannot read s3://{self.bucket}/{self.key} bytes {first}-{last}: {exc}") from exc
         with self._lock:
             self.requests += 1
             self.bytes_fetched += len(data)
