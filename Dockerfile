@@ -1,11 +1,12 @@
 # The Lambda image: AWS's Python 3.13 base image (Amazon Linux 2023, glibc 2.34; the pinned wheels
 # need manylinux_2_28), pinned by tag and digest. Dependencies get their own layer (rebuilt only when
-# layers/requirements.txt changes), then the library, then the handler. The tests lay out the same
+# layers/requirements.txt, the lock with every file's SHA-256, changes), then the library, then the
+# handler. The tests lay out the same
 # task folder from these lines (devtools/lambda_image.py), so keep to FROM/COPY/RUN/CMD forms it knows.
 FROM public.ecr.aws/lambda/python:3.13.2025.12.15.13@sha256:995c3cd4acfc0681c21cf04fe9754560e30a5d9c5b011b8c405ad1927ca4fdb6
 
 COPY layers/requirements.txt ${LAMBDA_TASK_ROOT}/requirements.txt
-RUN pip install --no-cache-dir --only-binary=:all: -r ${LAMBDA_TASK_ROOT}/requirements.txt \
+RUN pip install --no-cache-dir --only-binary=:all: --require-hashes -r ${LAMBDA_TASK_ROOT}/requirements.txt \
         --target ${LAMBDA_TASK_ROOT} \
     && rm ${LAMBDA_TASK_ROOT}/requirements.txt
 

@@ -8,16 +8,20 @@ PYTEST_ARGS ?= -n 2
 SAM := .tools/sam/bin/sam
 CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: setup demo test lint format bench validate clean
+UV := $(VENV)/bin/uv
+LOCK := $(UV) pip compile --quiet --generate-hashes --custom-compile-command "make lock"
+
+.PHONY: setup demo test lint format bench validate clean lock
 
 setup: $(VENV)/.installed-$(IMAGE_PYTHON)
 
+# Every file pip fetches is checked against the lock's SHA-256 (--require-hashes); the two local
+# projects are built with the locked setuptools (--no-build-isolation fetches nothing).
 $(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt pyproject.toml devtools/pyproject.toml Dockerfile
 	@test -n "$(PYTHON)" || python3 devtools/lambda_image.py find-python
 	$(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e . -e devtools
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e devtools
 	touch $@
 
 demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a generated AVI
@@ -42,14 +46,23 @@ lint: setup $(SAM) $(CHECKOV)
 # SAM CLI pins its own boto3, so it lives in a venv of its own.
 $(SAM): requirements-sam.txt
 	python3 -m venv .tools/sam
-	.tools/sam/bin/pip install --quiet -r requirements-sam.txt
+	.tools/sam/bin/pip install --quiet --require-hashes -r requirements-sam.txt
 	touch $@
 
 # checkov, like SAM CLI, pins what it needs in a venv of its own.
 $(CHECKOV): requirements-checkov.txt
 	python3 -m venv .tools/checkov
-	.tools/checkov/bin/pip install --quiet -r requirements-checkov.txt
+	.tools/checkov/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
 	touch $@
+
+# The .in files say what we choose; the .txt files are their locks (every transitive dependency, the
+# SHA-256 of every file), re-resolved here (needs the network). The image and the dev tools run the
+# image's Python; SAM CLI and checkov run on any Python 3 (3.10+), so theirs are universal.
+lock: setup
+	$(LOCK) --python-version $(IMAGE_PYTHON) -o layers/requirements.txt layers/requirements.in
+	$(LOCK) --python-version $(IMAGE_PYTHON) -c layers/requirements.txt -o requirements-dev.txt requirements-dev.in
+	$(LOCK) --universal --python-version 3.10 -o requirements-sam.txt requirements-sam.in
+	$(LOCK) --universal --python-version 3.10 -o requirements-checkov.txt requirements-checkov.in
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from devtools.lambda_image import ROOT, ImageSpec, Platform
+from devtools.locks import normalized, read_lock
 
 REQUIREMENTS = ROOT / "layers" / "requirements.txt"
 # name-version(-build)?-python-abi-platform.whl
@@ -33,14 +34,8 @@ def resolve(platform: Platform) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def pinned() -> dict[str, str]:
-    lines = [line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines()]
-    pins = [line.split("==") for line in lines if line]
-    return {normalized(name): version for name, version in pins}
+    return {name: entry.version for name, entry in read_lock(REQUIREMENTS).items()}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,7 @@ def test_base_image_is_al2023_and_offers_both_architectures(spec: ImageSpec) -> 
 
 def test_ci_workflow_uses_the_image_python(spec: ImageSpec) -> None:
     workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
-    assert re.findall(r'python-version: "([\d.]+)"', workflow) == [spec.python]
+    assert set(re.findall(r'python-version: "([\d.]+)"', workflow)) == {spec.python}
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])

@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from devtools.locks import LOCKS, read_lock
+
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT_ALL = """
 import importlib, pkgutil, sys
@@ -26,7 +28,8 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 
 
 def test_the_wheel_installs_alone_and_runs(tmp_path: Path) -> None:
-    built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp_path / "dist", ROOT)
+    built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                "--wheel-dir", tmp_path / "dist", ROOT)  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("avi2mp4-*.whl")
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
@@ -35,19 +38,18 @@ def test_the_wheel_installs_alone_and_runs(tmp_path: Path) -> None:
                                                 if n.endswith("entry_points.txt"))).decode()  # fmt: skip
     assert "avi2mp4.commands" not in metadata, "the dev commands' plug-ins are not the wheel's"
 
+    # The locked files (the image's, and tqdm's), hash-checked, in a folder; pip then installs the
+    # wheel from that folder alone, so only what the wheel declares gets installed.
+    locked = tmp_path / "locked.txt"
+    entries = [*read_lock(LOCKS["runtime"]).values(), read_lock(LOCKS["dev"])["tqdm"]]
+    locked.write_text("\n".join(line for entry in entries for line in entry.lines) + "\n")
+    downloaded = run(sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes", "--only-binary=:all:",
+                     "--dest", tmp_path / "wheels", "-r", locked)  # fmt: skip
+    assert downloaded.returncode == 0, downloaded.stderr[-3000:]
     venv = tmp_path / "venv"
     assert run(sys.executable, "-m", "venv", venv).returncode == 0
     python, cli = venv / "bin" / "python", venv / "bin" / "avi2mp4"
-    # Only what the wheel declares, at the versions the project pins (the image's, and tqdm's).
-    pins = tmp_path / "pins.txt"
-    pins.write_text(
-        (ROOT / "layers" / "requirements.txt").read_text()
-        + "\n"
-        + "\n".join(
-            line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("tqdm")
-        )
-    )
-    installed = run(python, "-m", "pip", "install", "--quiet", "--constraint", pins, wheel)
+    installed = run(python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", tmp_path / "wheels", wheel)
     assert installed.returncode == 0, installed.stderr[-3000:]
 
     imported = run(python, "-c", IMPORT_ALL, cwd=tmp_path)  # not the checkout: the installed copy
