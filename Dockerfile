@@ -6,7 +6,7 @@
 FROM public.ecr.aws/lambda/python:3.13.2025.12.15.13@sha256:995c3cd4acfc0681c21cf04fe9754560e30a5d9c5b011b8c405ad1927ca4fdb6
 
 COPY layers/requirements.txt ${LAMBDA_TASK_ROOT}/requirements.txt
-RUN pip install --no-cache-dir --only-binary=:all: --require-hashes -r ${LAMBDA_TASK_ROOT}/requirements.txt \
+RUN pip install --no-cache-dir --only-binary=:all: --require-hashes --no-deps -r ${LAMBDA_TASK_ROOT}/requirements.txt \
         --target ${LAMBDA_TASK_ROOT} \
     && rm ${LAMBDA_TASK_ROOT}/requirements.txt
 

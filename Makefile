@@ -9,19 +9,21 @@ SAM := .tools/sam/bin/sam
 CHECKOV := .tools/checkov/bin/checkov
 
 UV := $(VENV)/bin/uv
-LOCK := $(UV) pip compile --quiet --generate-hashes --custom-compile-command "make lock"
+LOCK := $(UV) pip compile --quiet --generate-hashes --no-strip-extras --custom-compile-command "make lock"
 
 .PHONY: setup demo test lint format bench validate clean lock
 
 setup: $(VENV)/.installed-$(IMAGE_PYTHON)
 
-# Every file pip fetches is checked against the lock's SHA-256 (--require-hashes); the two local
-# projects are built with the locked setuptools (--no-build-isolation fetches nothing).
+# Every file pip fetches is checked against the lock's SHA-256 (--require-hashes). A lock is
+# complete, so pip installs exactly its lines (--no-deps; `pip check` then confirms that they fit
+# together); the two local projects are built with the locked setuptools (no isolated fetch).
 $(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt pyproject.toml devtools/pyproject.toml Dockerfile
 	@test -n "$(PYTHON)" || python3 devtools/lambda_image.py find-python
 	$(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e devtools
+	$(PY) -m pip check
 	touch $@
 
 demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a generated AVI
@@ -46,13 +48,13 @@ lint: setup $(SAM) $(CHECKOV)
 # SAM CLI pins its own boto3, so it lives in a venv of its own.
 $(SAM): requirements-sam.txt
 	python3 -m venv .tools/sam
-	.tools/sam/bin/pip install --quiet --require-hashes -r requirements-sam.txt
+	.tools/sam/bin/pip install --quiet --require-hashes --no-deps -r requirements-sam.txt && .tools/sam/bin/pip check
 	touch $@
 
 # checkov, like SAM CLI, pins what it needs in a venv of its own.
 $(CHECKOV): requirements-checkov.txt
 	python3 -m venv .tools/checkov
-	.tools/checkov/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
+	.tools/checkov/bin/pip install --quiet --require-hashes --no-deps -r requirements-checkov.txt && .tools/checkov/bin/pip check
 	touch $@
 
 # The .in files say what we choose; the .txt files are their locks (every transitive dependency, the
