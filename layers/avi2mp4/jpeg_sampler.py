@@ -14,6 +14,7 @@ from .labeling.jpeg import encode_jpeg, is_sampled
 from .labeling.judgements import change_thumbnail, frame_difference, sharpness
 from .labeling.review_sheet import ReviewPages
 from .labeling.thumbnail import luma_thumbnail
+from .media.colour import SMPTE170M
 from .media.decode import DecodedFrame
 from .media.probe import VideoFacts
 from .settings import PipelineConfig
@@ -24,8 +25,10 @@ class JpegSampler:
     one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
 
     def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler,
-                 thin: bool = True) -> None:  # fmt: skip
+                 thin: bool = True, matrix: int = SMPTE170M) -> None:  # fmt: skip
+        """``matrix``: what the pictures' numbers mean (``Rendition.working_matrix``)."""
         self.workdir, self.cfg, self.facts, self.on_output = workdir, cfg, facts, on_output
+        self.matrix = matrix
         self.judge = make_judge(cfg)
         self.pending: dict[int, tuple[float, VideoFrame]] = {}
         self.kept: list[KeptFrame] = []
@@ -73,7 +76,7 @@ class JpegSampler:
         if change is not None:
             self.last_change = change
         path = self.workdir / f"frame-{verdict.index:06d}.jpg"
-        path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality))
+        path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality, self.matrix))
         self.on_output(describe_file("jpeg", verdict.index, path))
         self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2), change))
 

@@ -35,6 +35,7 @@ from .media.decode import DecodedFrame, DecodePass, SeekPoint
 from .media.encoder_thread import EncoderThread
 from .media.encoders import require_encoders
 from .media.picture import FrameConverter
+from .media.picture_setup import PictureChain, PictureSetup, decide_setup, plain_setup
 from .media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
 from .media.timing import frame_ticks, played_rate
 from .settings import PipelineConfig
@@ -65,6 +66,8 @@ class PipelineResult:
     error_messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Audio left out, header claims that decoding did not bear out."""
+    setup: PictureSetup | None = None
+    """What was done to the pictures (deinterlaced, colour), for the manifest."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class Span:
     """The first frame shown to the dead-frame judge (a clip job: its history, before the clip)."""
     seek: SeekPoint | None = None
     """Where decoding starts (a clip job), and how frames are numbered and timed from there."""
+    setup: PictureSetup | None = None
+    """How pictures are prepared (a clip job: the plan's); None: decided from the first pictures."""
 
 
 @dataclass
@@ -99,6 +104,7 @@ class PassResult:
     its audio's place (a clip job); None otherwise."""
     audio_seconds: float | None
     warnings: list[str]
+    setup: PictureSetup
 
 
 ProgressHandler = Callable[[Progress], None]
@@ -135,6 +141,7 @@ def process_video(
         decode_errors=r.decode_errors,
         error_messages=r.error_messages,
         warnings=r.warnings + header_mismatches(r.facts, r.frames, duration, r.audio_seconds),
+        setup=r.setup,
     )
 
 
@@ -145,14 +152,18 @@ def run_pass(src: MediaSource, name: str, workdir: Path, cfg: PipelineConfig, sp
     plan saw (a clip job); a file whose streams differ is not the one planned (``NotCuttable``)."""
     require_encoders("libx264", "aac")
     workdir.mkdir(parents=True, exist_ok=True)
+    # Decided on a copy of its own, before the pass opens the file (a file object has one position).
+    setup = span.setup or decide_setup(src, name, cfg)
     with media_errors(name), open_input(src, name) as container:
         video, audio, warnings = select_streams(container, name)
         facts = video_facts(container, video, audio, cfg)
         if expected_facts is not None and facts != expected_facts:
             raise NotCuttable("the file's streams differ from the plan's (was the object replaced?)")
+        setup = setup or plain_setup(facts.width, facts.height, cfg.deinterlace)
         decoded = DecodePass(container, video, audio, facts, span.seek)
         expected = float(container.duration / av.time_base) if container.duration else None
-        driver = _Driver(decoded, audio, workdir, cfg, span, on_output, progress, stop or _never, expected)
+        driver = _Driver(decoded, audio, workdir, cfg, span, setup, on_output, progress, stop or _never,
+                         expected)  # fmt: skip
         result = driver.run()
     result.warnings = warnings + result.warnings
     return result
@@ -188,12 +199,14 @@ class _Driver:
     reached the clip's end."""
 
     def __init__(self, decoded: DecodePass, audio: AudioStream | None, workdir: Path, cfg: PipelineConfig,
-                 span: Span, on_output: OutputHandler, progress: ProgressHandler | None, stop: StopCheck,
-                 expected: float | None) -> None:  # fmt: skip
-        self.decoded, self.workdir, self.cfg, self.span = decoded, workdir, cfg, span
+                 span: Span, setup: PictureSetup, on_output: OutputHandler, progress: ProgressHandler | None,
+                 stop: StopCheck, expected: float | None) -> None:  # fmt: skip
+        self.decoded, self.workdir, self.cfg, self.span, self.setup = decoded, workdir, cfg, span, setup
         self.facts = facts = decoded.facts
         self.on_output, self.progress, self.stop, self.expected = on_output, progress, stop, expected
-        self.jpegs = JpegSampler(workdir, cfg, facts, on_output, thin=span.clip is None)  # finish thins clips
+        self.chain = PictureChain(setup)
+        self.jpegs = JpegSampler(workdir, cfg, facts, on_output, thin=span.clip is None,  # finish thins clips
+                                 matrix=setup.rendition.working_matrix)  # fmt: skip
         self.clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         # Frames past a clip to decode: the judge's lookahead, and at least one (the frame that
@@ -206,6 +219,7 @@ class _Driver:
         self.finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
         self.steps: collections.Counter[int] = collections.Counter()
         self.own = 0
+        self.after = 0  # frames seen past a clip job's clip
         self.last_pts: int | None = None  # the last own frame's
         self.previous_pts: int | None = None  # any frame's
         self.previous_index = -1
@@ -237,12 +251,11 @@ class _Driver:
             dead_frames=sorted(self.jpegs.dead, key=lambda d: d.index),
             frames=self.own, decode_errors=decoded.errors.count, error_messages=decoded.errors.messages,
             steps=dict(self.steps), last_pts=self.last_pts or 0, audio_end=audio_end,
-            audio_seconds=decoded.audio_seconds, warnings=[],
+            audio_seconds=decoded.audio_seconds, warnings=[], setup=self.setup,
         )  # fmt: skip
 
     def _decode(self) -> bool:
         """Decode until the span and its lookahead are done; True if the recording ended first."""
-        after = 0  # frames seen past a clip job's clip
         audio_at = None  # a clip job: position of the next audio sample on the recording's timeline
         for item in self.decoded:
             if not isinstance(item, DecodedFrame):
@@ -250,22 +263,29 @@ class _Driver:
                     audio_at = self.decoded.first_audio_sample
                 self._add_audio(item, audio_at)
                 audio_at = None if audio_at is None else audio_at + item.samples
-                if after >= self.lookahead and self._audio_done(audio_at):
+                if self.after >= self.lookahead and self._audio_done(audio_at):
                     return False
                 continue
             self.stop()
-            clip = self.span.clip
-            where = 0 if clip is None else math.floor(item.pts / self.clip_ticks) - clip  # <0 before, >0 after
-            if item.index >= self.span.judge_from:
-                self.jpegs.observe(item, mine=where == 0)
-            if where == 0:
-                self._add_video(item)
-            self.previous_pts, self.previous_index = item.pts, item.index
-            if where > 0:
-                after += 1
-                if after >= self.lookahead and self._audio_done(audio_at):
-                    return False
+            for ready in self.chain.push(item):
+                self._add_picture(ready)
+            if self.after >= self.lookahead and self._audio_done(audio_at):
+                return False
+        for ready in self.chain.flush():
+            self._add_picture(ready)
         return True
+
+    def _add_picture(self, item: DecodedFrame) -> None:
+        """A prepared picture (``PictureChain``): to the judge, and encoded if it is the span's own."""
+        clip = self.span.clip
+        where = 0 if clip is None else math.floor(item.pts / self.clip_ticks) - clip  # <0 before, >0 after
+        if item.index >= self.span.judge_from:
+            self.jpegs.observe(item, mine=where == 0)
+        if where == 0:
+            self._add_video(item)
+        self.previous_pts, self.previous_index = item.pts, item.index
+        if where > 0:
+            self.after += 1
 
     def _add_video(self, item: DecodedFrame) -> None:
         if self.last_pts is not None and item.index != self.previous_index + 1:
@@ -273,9 +293,12 @@ class _Driver:
                               "numbered as one pass would")  # fmt: skip
         if self.encoder is None:
             facts = self.facts
-            clips = ClipEncoder(self.workdir, facts, self.cfg, self.audio_rate or None, self.audio_channels,
-                                self.finished.put, only_clip=self.span.clip, first_frame=item.index)  # fmt: skip
-            self.encoder = EncoderThread(clips, FrameConverter(facts.width, facts.height))
+            rendition = self.setup.rendition
+            clips = ClipEncoder(self.workdir, facts, self.cfg, rendition, self.audio_rate or None,
+                                self.audio_channels, self.finished.put, only_clip=self.span.clip,
+                                first_frame=item.index)  # fmt: skip
+            converter = FrameConverter(facts.width, facts.height, rendition.working_matrix, rendition.output_matrix)
+            self.encoder = EncoderThread(clips, converter)
             for frame, position in self.early_audio:
                 self.encoder.add_audio(frame, position)
             self.early_audio.clear()

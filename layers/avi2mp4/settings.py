@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 from .errors import ConfigError
 
 VERIFY_PICTURES = ("keyframes", "reference", "all")  # = media.readback.Pictures (tested)
+ON_OFF_AUTO = ("auto", "on", "off")
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow", "placebo",
@@ -196,6 +197,10 @@ class PipelineConfig:
         choices=VERIFY_PICTURES, doc="which pictures the read-back decodes (every packet is counted and "
             "checksummed): `keyframes`, `reference` (every picture others are predicted from) or `all`; "
             "on 2 vCPU they add 1-3, 2-5 and 7-13 percent to the conversion time (bench)")  # fmt: skip
+    deinterlace: str = setting("auto", "DEINTERLACE", flag="--deinterlace", choices=ON_OFF_AUTO,
+        doc="deinterlace (bwdif, one frame per frame) before the MP4, the JPEGs and the judge: `auto` when "
+            "the codec (DV), the stream or its frames say interlaced, or combing is measured in the first "
+            "moving frames")  # fmt: skip
     fallback_fps: float = 25.0
     """Frame rate assumed when the header's rate is missing or implausible."""
     max_fps: float = 240.0

@@ -79,7 +79,7 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     with StoredOutputs(store, layout, cfg.verify_clips, tmp_root, "avi2mp4-clip-") as outputs:
         try:
             r = run_pass(src, plan.source.key, outputs.work, cfg, Span(span.index, span.judge_from,
-                         plan.seek_point(span)), on_output=outputs.hand_over, stop=stop,
+                         plan.seek_point(span), plan.setup), on_output=outputs.hand_over, stop=stop,
                          expected_facts=plan.facts)  # fmt: skip
             (made,) = r.clips
             stored, images = outputs.stored("clip")[made.index], outputs.stored("jpeg")

@@ -335,5 +335,5 @@ def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
         jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"], j["sharpness"]) for r in reports for j in r.jpegs],
         dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for r in reports for d in r.dead_frames],
         decode_errors=sum(r.decode_errors for r in reports), error_messages=messages,
-        warnings=plan.warnings + header_mismatches(facts, frames, duration, audio_seconds),
+        warnings=plan.warnings + header_mismatches(facts, frames, duration, audio_seconds), setup=plan.setup,
     )  # fmt: skip

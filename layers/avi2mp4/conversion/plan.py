@@ -32,13 +32,14 @@ from av.video.stream import VideoStream
 from ..errors import NotCuttable
 from ..labeling.detector import make_judge
 from ..media.decode import SeekPoint
+from ..media.picture_setup import PictureSetup, decide_setup
 from ..media.probe import MediaSource, VideoFacts, open_input, select_streams, video_facts
 from ..media.timing import frame_ticks
 from ..pipeline import media_errors
 from ..settings import PipelineConfig
 from ..storage.port import SourceRef
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 SEEK_MARGIN_FRAMES = 16
 """Extra history before a clip: the index's times are decode times, B-frames shift presentation."""
 MAX_START_PACKETS = 1024
@@ -92,6 +93,8 @@ class Plan:
     identity: str = ""
     """The identity the request came with (the function's idempotency key), so the run's end can
     answer for the request that started it."""
+    picture: dict[str, Any] | None = None
+    """How every clip job prepares pictures (``PictureSetup``), decided once from the first ones."""
     version: int = PLAN_VERSION
 
     @property
@@ -143,7 +146,12 @@ class Plan:
             run_id=data["run_id"],
             planned_at=data["planned_at"],
             identity=data["identity"],
+            picture=data.get("picture"),
         )
+
+    @property
+    def setup(self) -> PictureSetup | None:
+        return PictureSetup.from_dict(self.picture) if self.picture is not None else None
 
 
 def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: str | None = None) -> Plan:
@@ -173,11 +181,16 @@ def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: st
                                    audio_origin=audio_origin)  # fmt: skip
         if times[-1] < Fraction(cfg.split_after_seconds) / facts.time_base:
             return plan  # not long: one clip, the single pass
-        clips = _spans(times, [key for _, key in entries], [ts for ts, _ in entries], facts, cfg)
-        if len(clips) > max(2, source.size / (MIN_BYTES_PER_SECOND * cfg.clip_seconds)):
-            why = f"the index spreads {source.size} bytes over {len(clips)} clip jobs: it cannot be this file's"
-            return dataclasses.replace(plan, sequential_because=why)
-        return dataclasses.replace(plan, clips=clips)
+    setup = decide_setup(src, name, cfg)  # after the plan's container is closed: one file position
+    if setup is None:
+        return dataclasses.replace(plan, sequential_because="its first pictures do not decode")
+    # Deinterlacing a picture looks at the one before it: each clip job decodes one more.
+    clips = _spans(times, [key for _, key in entries], [ts for ts, _ in entries], facts, cfg,
+                   int(setup.interlace.deinterlace))  # fmt: skip
+    if len(clips) > max(2, source.size / (MIN_BYTES_PER_SECOND * cfg.clip_seconds)):
+        why = f"the index spreads {source.size} bytes over {len(clips)} clip jobs: it cannot be this file's"
+        return dataclasses.replace(plan, sequential_because=why)
+    return dataclasses.replace(plan, clips=clips, picture=setup.to_dict())
 
 
 def _not_cuttable(container: InputContainer, video: VideoStream, facts: VideoFacts, size: int) -> str | None:
@@ -233,12 +246,12 @@ def _origins(container: InputContainer, video: VideoStream, with_audio: bool) ->
     return (min(video_times) if video_times else 0), audio_origin
 
 
-def _spans(times: list[int], keys: list[bool], stamps: list[int], facts: VideoFacts,
-           cfg: PipelineConfig) -> list[ClipSpan]:  # fmt: skip
+def _spans(times: list[int], keys: list[bool], stamps: list[int], facts: VideoFacts, cfg: PipelineConfig,
+           extra_history: int = 0) -> list[ClipSpan]:  # fmt: skip
     clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
     # Decode times stand in for presentation times only where frames are not reordered.
     intra_only = all(keys)
-    history = make_judge(cfg).history_frames + (0 if intra_only else SEEK_MARGIN_FRAMES)
+    history = make_judge(cfg).history_frames + extra_history + (0 if intra_only else SEEK_MARGIN_FRAMES)
     ranges: dict[int, list[int]] = {}
     for frame, ts in enumerate(times):
         clip = math.floor(ts / clip_ticks)

@@ -8,6 +8,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 from PIL import Image
 
+from ..media.colour import SMPTE170M, sws_matrix
 from ..media.picture import source_range
 
 
@@ -16,13 +17,16 @@ def is_sampled(index: int, frame_step: int) -> bool:
     return index % frame_step == 0
 
 
-def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
+def encode_jpeg(frame: VideoFrame, quality: int, matrix: int = SMPTE170M) -> bytes:
     """The frame as a baseline JPEG at its stored resolution (labels map 1:1 to decoded pixels).
 
-    The source's range is passed explicitly: full-range MJPEG read as limited would look washed out.
+    The source's range and matrix (``matrix``: as tagged, or as players assume for its size) are
+    passed explicitly: full-range MJPEG read as limited would look washed out, and an HD picture
+    read with BT.601's matrix would turn its greens and reds (the MP4 says BT.709).
     """
     rgb = frame.reformat(
         format="rgb24",
+        src_colorspace=sws_matrix(matrix),
         src_color_range=source_range(frame),
         dst_color_range=ColorRange.JPEG,
         threads=1,  # the cores are busy with decoding and x264

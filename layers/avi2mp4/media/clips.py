@@ -32,6 +32,7 @@ from av.video.stream import VideoStream
 
 from ..settings import PipelineConfig
 from .clip_audio import AudioRouter, ClipAudioTrack
+from .colour import Rendition
 from .encoders import VideoEncoder, audio_layout
 from .probe import VideoFacts
 from .readback import LiveReadBack, Pictures
@@ -291,10 +292,10 @@ class ClipEncoder:
     """Encode frames once; write them as clips. Call ``add_video`` with converted frames in
     presentation order and ``add_audio`` with decoded audio, then ``finish``."""
 
-    def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, audio_rate: int | None,
-                 audio_channels: int, on_clip: Callable[[ClipFile], None], only_clip: int | None = None,
-                 first_frame: int = 0) -> None:  # fmt: skip
-        self.video = VideoEncoder(facts, cfg)
+    def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, rendition: Rendition,
+                 audio_rate: int | None, audio_channels: int, on_clip: Callable[[ClipFile], None],
+                 only_clip: int | None = None, first_frame: int = 0) -> None:  # fmt: skip
+        self.video = VideoEncoder(facts, cfg, rendition)
         audio = (audio_rate, audio_layout(audio_channels)) if audio_rate else None
         self.writer = ClipWriter(workdir, facts, cfg, self.video.stream, audio, on_clip, only_clip, first_frame)
 

@@ -22,11 +22,12 @@ from av.audio.stream import AudioStream
 from av.packet import Packet
 from av.stream import Stream
 from av.video.frame import PictureType, VideoFrame
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange
 from av.video.stream import VideoStream
 
 from ..errors import EncoderUnavailable
 from ..settings import PipelineConfig
+from .colour import Rendition
 from .picture import even
 from .probe import VideoFacts
 
@@ -99,15 +100,19 @@ class VideoEncoder:
     """The conversion's one libx264 encoder. ``encode`` takes converted frames (FrameConverter)
     with their timestamps and forces an IDR where asked (clip boundaries: closed GOPs)."""
 
-    def __init__(self, facts: VideoFacts, cfg: PipelineConfig) -> None:
+    def __init__(self, facts: VideoFacts, cfg: PipelineConfig, rendition: Rendition) -> None:
         self._holder = _Holder()
         stream = self._holder.container.add_stream("libx264", rate=facts.fps)
         ctx = stream.codec_context
         ctx.width, ctx.height = even(facts.width), even(facts.height)
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = stream.time_base = facts.time_base
+        # What FrameConverter produces, said in full (VUI, and the MP4's colr box): players then
+        # read the numbers as they were meant, whatever they would assume.
         ctx.color_range = ColorRange.MPEG
-        ctx.colorspace = Colorspace.SMPTE170M  # what FrameConverter produces (BT.601)
+        ctx.colorspace = rendition.output_matrix  # an AVColorSpace value, as the stream stores it
+        ctx.color_primaries = rendition.output_primaries
+        ctx.color_trc = rendition.output_transfer
         if facts.sample_aspect_ratio:
             ctx.sample_aspect_ratio = facts.sample_aspect_ratio
         # AUTO = frame + slice; libx264 then uses frame threads (the CLI's choice), ~12 % faster.

@@ -32,6 +32,9 @@ class Manifest:
     conversion: dict[str, Any] = field(default_factory=dict)
     """How it was converted: ``{"path": "single"}`` (one pass), ``{"path": "parallel", "clip_jobs":
     N}``, or ``{"path": "sequential", "why": ...}`` (long, but not safe to cut into clip jobs)."""
+    picture: dict[str, Any] = field(default_factory=dict)
+    """What was done to the pictures and why: ``deinterlaced`` (and how that was decided), the
+    MP4's ``colour`` (matrix, primaries, transfer, range, and a note on what was converted)."""
     manifest_version: int = MANIFEST_VERSION
 
     def to_json(self) -> bytes:
@@ -106,6 +109,7 @@ def build_manifest(
             {"key": r.key, "location": r.location, "bytes": r.size, "sha256": r.sha256} for r in reviews or []
         ],
         conversion=conversion or {"path": "single"},
+        picture=result.setup.describe() if result.setup is not None else {},
     )
 
 
