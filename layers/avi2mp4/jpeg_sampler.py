@@ -3,6 +3,7 @@ near-duplicates), the JPEG written and handed over, and every sampled frame on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +26,18 @@ class JpegSampler:
     one is JPEG-encoded then and handed over, a dead one is recorded with its reason."""
 
     def __init__(self, workdir: Path, cfg: PipelineConfig, facts: VideoFacts, on_output: OutputHandler,
-                 thin: bool = True, matrix: int = SMPTE170M) -> None:  # fmt: skip
-        """``matrix``: what the pictures' numbers mean (``Rendition.working_matrix``)."""
+                 thin: bool = True, matrix: int = SMPTE170M,
+                 page_of: Callable[[int], int] | None = None) -> None:  # fmt: skip
+        """``matrix``: what the pictures' numbers mean (``Rendition.working_matrix``); ``page_of``: the
+        clip of a frame, where clips are not cut by time (a copied stream: the review pages follow)."""
         self.workdir, self.cfg, self.facts, self.on_output = workdir, cfg, facts, on_output
         self.matrix = matrix
         self.judge = make_judge(cfg)
         self.pending: dict[int, tuple[float, VideoFrame]] = {}
         self.kept: list[KeptFrame] = []
         self.dead: list[DeadFrame] = []
-        self.review = ReviewPages(workdir, cfg.clip_seconds, facts.width, facts.height) if cfg.review_sheet else None
+        self.review = (ReviewPages(workdir, cfg.clip_seconds, facts.width, facts.height, page_of)
+                       if cfg.review_sheet else None)  # fmt: skip
         self.thin = thin
         """Thin near-duplicates here (one pass); a clip job leaves it to finish, which alone
         knows the last JPEG kept before its clip."""

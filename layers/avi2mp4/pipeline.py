@@ -30,8 +30,8 @@ from av.audio.stream import AudioStream
 from .errors import Avi2Mp4Error, NoDecodableFrames, NotCuttable, ResourceLimit, UnsupportedVideo
 from .handover import DeadFrame, KeptFrame, OutputHandler, describe_file
 from .jpeg_sampler import JpegSampler
-from .media.clips import ClipEncoder, ClipFile
-from .media.decode import DecodedFrame, DecodePass, SeekPoint
+from .media.clips import ClipCopier, ClipEncoder, ClipFile
+from .media.decode import CopiedPacket, DecodedFrame, DecodePass, SeekPoint
 from .media.encoder_thread import EncoderThread
 from .media.encoders import require_encoders
 from .media.picture import FrameConverter
@@ -82,6 +82,9 @@ class Span:
     """Where decoding starts (a clip job), and how frames are numbered and timed from there."""
     setup: PictureSetup | None = None
     """How pictures are prepared (a clip job: the plan's); None: decided from the first pictures."""
+    frames: tuple[int, int] | None = None
+    """A clip job of a copied stream: its clip's first and last frame (clips start at IDR pictures,
+    so they are ranges of frames, not of time)."""
 
 
 @dataclass
@@ -160,7 +163,7 @@ def run_pass(src: MediaSource, name: str, workdir: Path, cfg: PipelineConfig, sp
         if expected_facts is not None and facts != expected_facts:
             raise NotCuttable("the file's streams differ from the plan's (was the object replaced?)")
         setup = setup or plain_setup(facts.width, facts.height, cfg.deinterlace)
-        decoded = DecodePass(container, video, audio, facts, span.seek)
+        decoded = DecodePass(container, video, audio, facts, span.seek, copy=setup.copy.copy)
         expected = float(container.duration / av.time_base) if container.duration else None
         driver = _Driver(decoded, audio, workdir, cfg, span, setup, on_output, progress, stop or _never,
                          expected)  # fmt: skip
@@ -205,8 +208,10 @@ class _Driver:
         self.facts = facts = decoded.facts
         self.on_output, self.progress, self.stop, self.expected = on_output, progress, stop, expected
         self.chain = PictureChain(setup)
+        # A copied stream's clips are cut at IDR pictures: its review pages follow its clips.
+        page_of = self._clip_of if setup.copy.copy else None
         self.jpegs = JpegSampler(workdir, cfg, facts, on_output, thin=span.clip is None,  # finish thins clips
-                                 matrix=setup.rendition.working_matrix)  # fmt: skip
+                                 matrix=setup.rendition.working_matrix, page_of=page_of)  # fmt: skip
         self.clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
         self.frame_ticks = frame_ticks(facts.time_base, facts.fps)
         # Frames past a clip to decode: the judge's lookahead, and at least one (the frame that
@@ -214,7 +219,7 @@ class _Driver:
         self.lookahead = max(1, self.jpegs.judge.lookahead_frames)
         self.audio_rate = audio.codec_context.sample_rate if audio is not None else 0
         self.audio_channels = audio.codec_context.channels if audio is not None else 0
-        self.encoder: EncoderThread | None = None  # made at the first own frame
+        self.encoder: EncoderThread | ClipCopier | None = None  # made at the first own frame (copy: packet)
         self.early_audio: list[tuple[AudioFrame, int | None]] = []
         self.finished: queue.SimpleQueue[ClipFile] = queue.SimpleQueue()  # filled on the encoder thread
         self.steps: collections.Counter[int] = collections.Counter()
@@ -229,7 +234,7 @@ class _Driver:
         try:
             ended = self._decode()
             self.jpegs.finish()
-            if self.encoder is None:
+            if self.encoder is None or self.own == 0:
                 if span.clip is not None:
                     raise NotCuttable(f"clip {span.clip} decoded no frame of its own")
                 errors = decoded.errors.count
@@ -258,6 +263,9 @@ class _Driver:
         """Decode until the span and its lookahead are done; True if the recording ended first."""
         audio_at = None  # a clip job: position of the next audio sample on the recording's timeline
         for item in self.decoded:
+            if isinstance(item, CopiedPacket):
+                self._copier().add_packet(item.number, item.packet)
+                continue
             if not isinstance(item, DecodedFrame):
                 if audio_at is None:
                     audio_at = self.decoded.first_audio_sample
@@ -277,8 +285,9 @@ class _Driver:
 
     def _add_picture(self, item: DecodedFrame) -> None:
         """A prepared picture (``PictureChain``): to the judge, and encoded if it is the span's own."""
-        clip = self.span.clip
-        where = 0 if clip is None else math.floor(item.pts / self.clip_ticks) - clip  # <0 before, >0 after
+        where = self._where(item)
+        if isinstance(self.encoder, ClipCopier):  # first: the frame may start a clip (and a review page)
+            self.encoder.add_frame(item.pts, item.packet, own=where == 0)
         if item.index >= self.span.judge_from:
             self.jpegs.observe(item, mine=where == 0)
         if where == 0:
@@ -286,6 +295,32 @@ class _Driver:
         self.previous_pts, self.previous_index = item.pts, item.index
         if where > 0:
             self.after += 1
+
+    def _where(self, item: DecodedFrame) -> int:
+        """Where a frame lies against the span's own: <0 before, 0 in, >0 after. A clip of a copied
+        stream is a range of frames (between IDR pictures); else frames belong by time."""
+        if self.span.clip is None:
+            return 0
+        if self.span.frames is not None:
+            first, last = self.span.frames
+            return -1 if item.index < first else (0 if item.index <= last else 1)
+        return math.floor(item.pts / self.clip_ticks) - self.span.clip
+
+    def _clip_of(self, index: int) -> int:
+        return self._copier().clip_of(index)
+
+    def _copier(self) -> ClipCopier:
+        """The clips of a copied stream, made at its first packet (before any frame decodes)."""
+        if self.encoder is None:
+            first = self.span.frames[0] if self.span.frames is not None else 0
+            self.encoder = ClipCopier(self.workdir, self.facts, self.cfg, self.decoded.video, self.setup.rendition,
+                                      self.audio_rate or None, self.audio_channels, self.finished.put,
+                                      only_clip=self.span.clip, first_frame=first)  # fmt: skip
+            for frame, position in self.early_audio:
+                self.encoder.add_audio(frame, position)
+            self.early_audio.clear()
+        assert isinstance(self.encoder, ClipCopier)
+        return self.encoder
 
     def _add_video(self, item: DecodedFrame) -> None:
         if self.last_pts is not None and item.index != self.previous_index + 1:
@@ -304,7 +339,8 @@ class _Driver:
             self.early_audio.clear()
         if self.previous_pts is not None:  # every frame but the first has a step from the one before
             self.steps[item.pts - self.previous_pts] += 1
-        self.encoder.add_video(item.frame, item.pts)
+        if isinstance(self.encoder, EncoderThread):
+            self.encoder.add_video(item.frame, item.pts)
         self.own += 1
         self.last_pts = item.pts
         self._hand_over_clips()

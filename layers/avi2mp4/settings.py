@@ -197,6 +197,10 @@ class PipelineConfig:
         choices=VERIFY_PICTURES, doc="which pictures the read-back decodes (every packet is counted and "
             "checksummed): `keyframes`, `reference` (every picture others are predicted from) or `all`; "
             "on 2 vCPU they add 1-3, 2-5 and 7-13 percent to the conversion time (bench)")  # fmt: skip
+    video_copy: str = setting("auto", "VIDEO_COPY", flag="--copy", choices=("auto", "never"),
+        doc="copy H.264 that browsers play (8-bit 4:2:0, limited range, Baseline/Main/High up to level 5.2, "
+            "progressive, SDR) into the MP4 instead of encoding it; clips then start at the first IDR picture "
+            "at or after each clip length")  # fmt: skip
     deinterlace: str = setting("auto", "DEINTERLACE", flag="--deinterlace", choices=ON_OFF_AUTO,
         doc="deinterlace (bwdif, one frame per frame) before the MP4, the JPEGs and the judge: `auto` when "
             "the codec (DV), the stream or its frames say interlaced, or combing is measured in the first "

@@ -8,6 +8,7 @@ its tags say: the matrix and range given explicitly, so no default of either bui
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -21,9 +22,10 @@ from avi2mp4.settings import PipelineConfig
 from devtools.readback import ffmpeg, make, run_ffmpeg
 from tests.local_job import run_local_job
 
-CFG = PipelineConfig(dead_frame_filter=False, review_sheet=False, x264_crf=0)
-"""Lossless x264, so that the MP4's colours show the conversion's error alone (CRF 23 adds up to
-8 levels at the 99th percentile on these pictures)."""
+KEEP = PipelineConfig(dead_frame_filter=False, review_sheet=False, x264_crf=0)
+CFG = dataclasses.replace(KEEP, video_copy="never")
+"""Encoded (not copied), lossless, so that the MP4's colours show the conversion's error alone
+(CRF 23 adds up to 8 levels at the 99th percentile on these pictures)."""
 SMOOTH = "testsrc2=size={size}:rate=25:duration=0.4,gblur=sigma=2"
 """Test colours without hard edges, where 4:2:0 and JPEG's own losses would drown the matrix."""
 
@@ -50,8 +52,8 @@ def reference_rgb(path: Path, width: int, height: int, matrix: str, full: bool) 
     return np.frombuffer(proc.stdout, dtype=np.uint8).reshape(height, width, 3).astype(int)
 
 
-def _convert(src: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
-    job = run_local_job(src, tmp_path / "out", CFG)
+def _convert(src: Path, tmp_path: Path, cfg: PipelineConfig = CFG) -> tuple[Path, Path, dict[str, Any]]:
+    job = run_local_job(src, tmp_path / "out", cfg)
     manifest = json.loads(Path(job.manifest_object.location).read_text())
     return Path(job.clips[0].location), Path(job.images[0].location), manifest
 
@@ -111,13 +113,18 @@ def test_hlg_becomes_sdr_bt709_and_pq_is_tagged_as_it_is(tmp_path: Path) -> None
     hlg = _h264(tmp_path / "hlg.avi", "1280x720", "colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc")
     pq = _h264(tmp_path / "pq.avi", "1280x720", "colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc")
 
-    hlg_mp4, _, hlg_manifest = _convert(hlg, tmp_path / "hlg")
+    hlg_mp4, _, hlg_manifest = _convert(hlg, tmp_path / "hlg", KEEP)
     pq_mp4, _, pq_manifest = _convert(pq, tmp_path / "pq")
+    pq_copied, _, pq_copied_manifest = _convert(pq, tmp_path / "pq-copied", KEEP)
 
     assert "tv, bt709, progressive" in stream_tags(hlg_mp4)
     assert hlg_manifest["picture"]["colour"]["note"].startswith("HLG shown as SDR BT.709")
+    assert hlg_manifest["picture"]["video"] == "encoded" and "colours to convert" in hlg_manifest["picture"]["copy"]
     assert "tv, bt2020nc/bt2020/smpte2084, progressive" in stream_tags(pq_mp4)
     assert pq_manifest["picture"]["colour"]["note"].startswith("PQ (HDR10) kept and tagged as it is")
+    # 8-bit 4:2:0 PQ H.264 needs nothing done: copied, with the tags it came with.
+    assert "tv, bt2020nc/bt2020/smpte2084, progressive" in stream_tags(pq_copied)
+    assert pq_copied_manifest["picture"]["video"] == "copied"
     # The gamut is converted: BT.2020's numbers read as BT.709 would be duller. A saturated red
     # stays a saturated red (the reference reads the source as BT.2020 with its own scaler).
     red = hlg_manifest["picture"]["colour"]

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NotCuttable
 from ..handover import KeptFrame
+from ..media.passthrough import CopyNotPossible
 from ..media.probe import MediaSource
 from ..outputs.names import OutputLayout
 from ..pipeline import Span, StopCheck, run_pass
@@ -78,9 +80,14 @@ def run_clip(src: MediaSource, plan: Plan, clip: int, store: Store, cfg: Pipelin
     span = plan.clip(clip)
     with StoredOutputs(store, layout, cfg.verify_clips, tmp_root, "avi2mp4-clip-") as outputs:
         try:
-            r = run_pass(src, plan.source.key, outputs.work, cfg, Span(span.index, span.judge_from,
-                         plan.seek_point(span), plan.setup), on_output=outputs.hand_over, stop=stop,
-                         expected_facts=plan.facts)  # fmt: skip
+            setup = plan.setup
+            frames = (span.first_frame, span.last_frame) if setup is not None and setup.copy.copy else None
+            try:
+                r = run_pass(src, plan.source.key, outputs.work, cfg, Span(span.index, span.judge_from,
+                             plan.seek_point(span), setup, frames), on_output=outputs.hand_over, stop=stop,
+                             expected_facts=plan.facts)  # fmt: skip
+            except CopyNotPossible as exc:  # every clip copies or none does: the run goes one pass
+                raise NotCuttable(f"clip {clip} cannot be copied: {exc}") from exc
             (made,) = r.clips
             stored, images = outputs.stored("clip")[made.index], outputs.stored("jpeg")
             report = ClipReport(

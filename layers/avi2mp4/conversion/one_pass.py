@@ -12,12 +12,15 @@ decision, after this returns.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..media.passthrough import CopyNotPossible
 from ..outputs import previous
 from ..outputs.manifest import Manifest, build_manifest
 from ..outputs.names import OutputLayout
@@ -54,8 +57,27 @@ def run_job(
     """Convert the local file ``src`` (known to users as ``source``) and store every output.
 
     ``stop`` is called at every decoded frame and may raise to end the job (a signal, a time
-    budget): the job then fails like any other, its outputs removed."""
+    budget): the job then fails like any other, its outputs removed.
+
+    A stream chosen for copying that turns out not to be copyable (``CopyNotPossible``: a packet
+    that does not decode, timestamps out of order) is converted again, encoded, after what the
+    first attempt stored is removed; the manifest says why."""
     started = time.monotonic()
+    run = functools.partial(_run_job, src, source, store, tmp_root=tmp_root, progress=progress, stop=stop,
+                            conversion=conversion, started=started)  # fmt: skip
+    try:
+        return run(cfg)
+    except CopyNotPossible as exc:
+        log.warning("%s: its video cannot be copied after all (%s); encoding it", source.key, exc)
+        return run(dataclasses.replace(cfg, video_copy="never"), shown=cfg, not_copied=f"copy abandoned: {exc}")
+
+
+def _run_job(src: Path, source: SourceRef, store: Store, cfg: PipelineConfig, *, tmp_root: Path | None,
+             progress: ProgressHandler | None, stop: StopCheck | None, conversion: dict[str, Any] | None,
+             started: float, shown: PipelineConfig | None = None,
+             not_copied: str | None = None) -> JobResult:  # fmt: skip
+    """``run_job`` with ``cfg``; ``shown``: the settings the manifest gives (the user's), ``not_copied``:
+    why the video was encoded after all."""
     layout = OutputLayout.for_key(source.key)
     previous.claim(store, layout, source)  # raises OutputConflict before anything is written
     with StoredOutputs(store, layout, cfg.verify_clips, tmp_root, "avi2mp4-job-") as outputs:
@@ -63,9 +85,11 @@ def run_job(
             try:
                 result = process_video(src, outputs.work, cfg, on_output=outputs.hand_over, progress=progress,
                                        stop=stop)  # fmt: skip
+                if not_copied is not None and result.setup is not None:
+                    result.setup = result.setup.not_copied(not_copied)
                 clips, images = outputs.stored("clip"), outputs.stored("jpeg")
                 reviews = [stored for _, stored in sorted(outputs.stored("review").items())]
-                manifest = build_manifest(source, result, clips, images, cfg, conversion, reviews)
+                manifest = build_manifest(source, result, clips, images, shown or cfg, conversion, reviews)
                 manifest_object = outputs.put_json(layout.manifest_key, manifest.to_json())
             except BaseException:
                 outputs.undo(_everything_owned(store, layout))

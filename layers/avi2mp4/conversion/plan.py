@@ -69,6 +69,9 @@ class ClipSpan:
     """Global index of that keyframe's frame."""
     judge_from: int
     """First frame to show the dead-frame judge (its history; at or after ``seek_frame``)."""
+    window: list[int] | None = None
+    """A copied stream's clip: its time span [start, end) in ticks from the first frame (clips of a
+    copied stream start at IDR pictures, not at multiples of the clip length)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Plan:
     def seek_point(self, clip: ClipSpan) -> SeekPoint:
         clip_ticks = Fraction(self.settings["clip_seconds"]) / self.facts.time_base
         window = (math.ceil(clip.index * clip_ticks), math.ceil((clip.index + 1) * clip_ticks))
+        if clip.window is not None:
+            window = (clip.window[0], clip.window[1])
         return SeekPoint(clip.seek_ts, clip.seek_frame, self.origin, self.audio_origin, window)
 
     def clip(self, index: int) -> ClipSpan:
@@ -184,9 +189,12 @@ def make_plan(src: MediaSource, source: SourceRef, cfg: PipelineConfig, name: st
     setup = decide_setup(src, name, cfg)  # after the plan's container is closed: one file position
     if setup is None:
         return dataclasses.replace(plan, sequential_because="its first pictures do not decode")
-    # Deinterlacing a picture looks at the one before it: each clip job decodes one more.
-    clips = _spans(times, [key for _, key in entries], [ts for ts, _ in entries], facts, cfg,
-                   int(setup.interlace.deinterlace))  # fmt: skip
+    keys, stamps = [key for _, key in entries], [ts for ts, _ in entries]
+    if setup.copy.copy:
+        clips = _copied_spans(times, keys, stamps, facts, cfg)
+    else:
+        # Deinterlacing a picture looks at the one before it: each clip job decodes one more.
+        clips = _spans(times, keys, stamps, facts, cfg, int(setup.interlace.deinterlace))
     if len(clips) > max(2, source.size / (MIN_BYTES_PER_SECOND * cfg.clip_seconds)):
         why = f"the index spreads {source.size} bytes over {len(clips)} clip jobs: it cannot be this file's"
         return dataclasses.replace(plan, sequential_because=why)
@@ -262,4 +270,29 @@ def _spans(times: list[int], keys: list[bool], stamps: list[int], facts: VideoFa
         judge_from = max(0, first - history)
         seek = keyframes[bisect.bisect_right(keyframes, judge_from) - 1]  # the keyframe at or before
         spans.append(ClipSpan(clip, first, last, stamps[seek], seek, judge_from))
+    return spans
+
+
+def _copied_spans(times: list[int], keys: list[bool], stamps: list[int], facts: VideoFacts,
+                  cfg: PipelineConfig) -> list[ClipSpan]:  # fmt: skip
+    """The clips of a copied stream, cut as ``ClipWriter`` cuts one: the first at frame 0, each next
+    at the first keyframe at or after a clip length past the start of the one before. An IDR's
+    decode time is its presentation time (it shows after everything decoded before it), so the
+    index's times stand in exactly; a keyframe the index flags that is no IDR is found by its clip
+    job (NotCuttable: one pass)."""
+    clip_ticks = Fraction(cfg.clip_seconds) / facts.time_base
+    starts = [0]
+    for frame, (ts, key) in enumerate(zip(times, keys, strict=True)):
+        if key and frame > 0 and ts >= times[starts[-1]] + clip_ticks:
+            starts.append(frame)
+    history = make_judge(cfg).history_frames + (0 if all(keys) else SEEK_MARGIN_FRAMES)
+    keyframes = [i for i, key in enumerate(keys) if key]
+    ends = [*starts[1:], len(times)]
+    step = frame_ticks(facts.time_base, facts.fps)
+    spans = []
+    for clip, (first, end) in enumerate(zip(starts, ends, strict=True)):
+        judge_from = max(0, first - history)
+        seek = keyframes[bisect.bisect_right(keyframes, judge_from) - 1]
+        window = [times[first], times[end] if end < len(times) else times[-1] + step]
+        spans.append(ClipSpan(clip, first, end - 1, stamps[seek], seek, judge_from, window))
     return spans

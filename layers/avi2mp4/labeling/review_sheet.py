@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,14 +129,16 @@ class ReviewPages:
     """Collects tiles as verdicts arrive (late by at most the judge's lookahead, so out of order)
     and renders a page once tiles two pages on arrive: at most two pages of tiles in memory."""
 
-    def __init__(self, workdir: Path, clip_seconds: float, width: int, height: int) -> None:
-        self.workdir, self.clip_seconds = workdir, clip_seconds
+    def __init__(self, workdir: Path, clip_seconds: float, width: int, height: int,
+                 page_of: Callable[[int], int] | None = None) -> None:  # fmt: skip
+        """``page_of``: the clip of a frame index, where clips are not cut by time (a copied stream)."""
+        self.workdir, self.clip_seconds, self.page_of = workdir, clip_seconds, page_of
         self.layout = Layout.for_frame(width, height)
         self._open: dict[int, Page] = {}
         self.rendered: list[RenderedPage] = []
 
     def add(self, index: int, seconds: float, frame: VideoFrame, reason: str | None) -> None:
-        number = math.floor(seconds / self.clip_seconds)
+        number = self.page_of(index) if self.page_of is not None else math.floor(seconds / self.clip_seconds)
         self._open.setdefault(number, Page(number)).tiles.append((index, thumbnail(frame, self.layout), reason))
         for done in [n for n in self._open if n <= number - 2]:
             self._render(done)

@@ -6,12 +6,17 @@ start at 0. Every clip therefore starts on a keyframe, plays on its own, and the
 each frame exactly once. Whether a video is "long" is only known at its end (headers lie), so when
 it turns out to be short its segments are joined again by a stream copy (no re-encode).
 
+A stream that browsers already play is copied instead (``ClipCopier``, ``media.passthrough``): no
+encoder, the source's packets routed the same way, each clip starting at an IDR picture, the first
+at or after ``clip_seconds`` from the start of the clip before.
+
 Work files are named ``clip-000.mp4`` and ``whole.mp4``: the names users see come from
 ``outputs.names``, not from here.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import math
@@ -28,15 +33,17 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 from av.video.frame import VideoFrame
+from av.video.reformatter import ColorRange
 from av.video.stream import VideoStream
 
 from ..settings import PipelineConfig
 from .clip_audio import AudioRouter, ClipAudioTrack
 from .colour import Rendition
 from .encoders import VideoEncoder, audio_layout
+from .passthrough import CopyNotPossible, PacketTimer, is_idr
 from .probe import VideoFacts
 from .readback import LiveReadBack, Pictures
-from .timing import played_rate
+from .timing import frame_ticks, played_rate
 
 MP4_OPTIONS = {"movflags": "+faststart"}
 
@@ -78,10 +85,16 @@ class ClipWriter:
 
     def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, video: VideoStream,
                  audio: tuple[int, str] | None, on_clip: Callable[[ClipFile], None],
-                 only_clip: int | None = None, first_frame: int = 0) -> None:  # fmt: skip
+                 only_clip: int | None = None, first_frame: int = 0,
+                 copy: Rendition | None = None) -> None:  # fmt: skip
         """``only_clip``: a clip job's clip number (its frames alone are given; the video is known to
-        be split); ``first_frame``: the global index of the first frame given."""
+        be split); ``first_frame``: the global index of the first frame given; ``copy``: the packets
+        are the source's (clips start at IDR pictures, ``begin_frame`` says which), their colour this."""
         self.workdir, self.on_clip, self.video_template = workdir, on_clip, video
+        self.copy = copy is not None
+        self.copied_colour = copy
+        self._starts: list[int] = []  # copy: each segment's first frame time, in order
+        self._start_frames: list[int] = []  # ...and its first frame's index
         self.read_back = cfg.verify_clips
         self.pictures = cast(Pictures, cfg.verify_pictures)  # one of its choices (settings)
         self.time_base, self.fps = facts.time_base, facts.fps
@@ -99,15 +112,17 @@ class ClipWriter:
         self._frames = first_frame
         self._video_end = 0  # ticks: end of the last frame so far
         self._floor = 0  # ticks: no audio before this is wanted
+        self._only = only_clip
         if only_clip is not None:
             self._floor = math.ceil(only_clip * self.clip_ticks)
             self._long = True
             if self.audio is not None:
                 self.audio.drop_whole()
 
-    def begin_frame(self, pts: int) -> bool:
-        """Account for the next frame (presentation order); True if it starts a clip."""
-        index = self._segment_of(pts)
+    def begin_frame(self, pts: int, idr: bool = False) -> bool:
+        """Account for the next frame (presentation order); True if it starts a clip. ``idr``: a
+        copied frame that a clip may start at."""
+        index = self._copied_segment(pts, idr) if self.copy else self._segment_of(pts)
         seg = self._segments.get(index) or self._open_segment(index, pts)
         starts = seg.first_frame == self._frames
         seg.last_frame = self._frames
@@ -178,12 +193,38 @@ class ClipWriter:
         return played_rate(self._steps, self.time_base, self.fps)[0]
 
     def _segment_of(self, pts: int) -> int:
+        if self.copy:  # the last segment that starts at or before it
+            return (self._only or 0) + max(0, bisect.bisect_right(self._starts, pts) - 1)
         return math.floor(pts / self.clip_ticks)
+
+    def _copied_segment(self, pts: int, idr: bool) -> int:
+        """Copied frames: the first starts clip 0 (a clip job: its clip, whose audio starts with
+        it); then each IDR at or after ``clip_seconds`` from the last clip's start starts the next."""
+        if not self._starts:
+            if self._only is not None:
+                self._floor = pts
+            self._starts.append(pts)
+            self._start_frames.append(self._frames)
+        elif self._only is None and idr and pts >= self._starts[-1] + self.clip_ticks:
+            self._starts.append(pts)
+            self._start_frames.append(self._frames)
+        return self._segment_of(pts)
+
+    def clip_of(self, index: int) -> int:
+        """The clip of a frame given so far (copy: clips are cut at IDR pictures, not by time)."""
+        return (self._only or 0) + max(0, bisect.bisect_right(self._start_frames, index) - 1)
 
     def _open_segment(self, index: int, pts: int) -> _Segment:
         path = self.workdir / f"clip-{index:03d}.mp4"
         container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
         video = container.add_stream_from_template(self.video_template)
+        if self.copied_colour is not None:
+            video.codec_tag = "avc1"  # AVI says H264; MP4 says avc1 (parameter sets in avcC)
+            # The MP4's colr box: what the stream says, and what players assume where it is silent.
+            ctx, colour = video.codec_context, self.copied_colour
+            ctx.color_range = ColorRange.MPEG
+            ctx.colorspace, ctx.color_primaries = colour.output_matrix, colour.output_primaries
+            ctx.color_trc = colour.output_transfer
         audio = self.audio.track(container) if self.audio is not None else None
         seg = _Segment(index, path, container, video, audio, self._frames, self._frames, pts, pts)
         self._opened += 1
@@ -317,3 +358,61 @@ class ClipEncoder:
     def abort(self) -> None:
         self.writer.abort()
         self.video.close()
+
+
+class ClipCopier:
+    """Copy a stream's packets into clips (``media.passthrough``): ``add_packet`` with every packet
+    the pass decodes, in decode order; ``add_frame`` with every frame it decodes, in presentation
+    order (``own``: the frame is this pass's, else it was decoded for the judge's sake and its
+    packet is left out); ``add_audio``, then ``finish``. No encoder: work on the caller's thread."""
+
+    def __init__(self, workdir: Path, facts: VideoFacts, cfg: PipelineConfig, source: VideoStream,
+                 rendition: Rendition, audio_rate: int | None, audio_channels: int,
+                 on_clip: Callable[[ClipFile], None], only_clip: int | None = None,
+                 first_frame: int = 0) -> None:  # fmt: skip
+        audio = (audio_rate, audio_layout(audio_channels)) if audio_rate else None
+        self.writer = ClipWriter(workdir, facts, cfg, source, audio, on_clip, only_clip, first_frame, copy=rendition)
+        ctx = source.codec_context
+        # The decoder's reorder delay, in frames: decode times run that far behind presentation.
+        delay = max(int(ctx.has_b_frames or 0), int(getattr(ctx, "reorder_depth", 0) or 0))
+        self.timer = PacketTimer(delay * frame_ticks(facts.time_base, facts.fps))
+        self.partial = only_clip is not None
+        self._idr: dict[int, bool] = {}
+        self._own: set[int] = set()
+        self._started = False
+
+    def add_packet(self, number: int, packet: Packet[Stream]) -> None:
+        self.timer.packet(number, packet)
+        self._idr[number] = is_idr(bytes(packet))
+
+    def add_frame(self, pts: int, number: int | None, own: bool) -> None:
+        self.timer.frame(number, pts)
+        idr = self._idr.pop(number, False) if number is not None else False
+        if own:
+            if not self._started and not idr:
+                raise CopyNotPossible(f"the first frame at {pts} is no IDR picture: a copied clip cannot start there")
+            self._started = True
+            self.writer.begin_frame(pts, idr)
+            assert number is not None
+            self._own.add(number)
+        self._mux(self.timer.ready())
+
+    def add_audio(self, frame: AudioFrame, position: int | None = None) -> None:
+        self.writer.add_audio(frame, position)
+
+    def clip_of(self, index: int) -> int:
+        return self.writer.clip_of(index)
+
+    def finish(self) -> list[ClipFile]:
+        # A clip job stops a little past its clip: packets decoded but not shown stay out.
+        self._mux(self.timer.ready() if self.partial else self.timer.finish())
+        return self.writer.finish()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+    def _mux(self, packets: list[Packet[Stream]]) -> None:
+        for packet in packets:
+            if packet.opaque in self._own:
+                self._own.discard(packet.opaque)
+                self.writer.add_video(packet)

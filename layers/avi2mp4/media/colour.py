@@ -13,6 +13,7 @@ Pure functions over FFmpeg's enum values; ``PictureColour.of`` reads them off a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from av.video.frame import VideoFrame
@@ -32,12 +33,12 @@ def sws_matrix(matrix: int) -> Colorspace:
     return _SWS.get(matrix, Colorspace.ITU601)
 
 
-PRIMARIES_NAMES = {
+PRIMARIES_NAMES: dict[int, str] = {
     ColorPrimaries.BT709: "bt709", ColorPrimaries.BT470M: "bt470m", ColorPrimaries.BT470BG: "bt470bg",
     ColorPrimaries.SMPTE170M: "smpte170m", ColorPrimaries.SMPTE240M: "smpte240m", ColorPrimaries.FILM: "film",
     ColorPrimaries.BT2020: "bt2020", ColorPrimaries.SMPTE431: "smpte431", ColorPrimaries.SMPTE432: "smpte432",
 }  # fmt: skip
-TRANSFER_NAMES = {
+TRANSFER_NAMES: dict[int, str] = {
     ColorTrc.BT709: "bt709", ColorTrc.GAMMA22: "gamma22", ColorTrc.GAMMA28: "gamma28",
     ColorTrc.SMPTE170M: "smpte170m", ColorTrc.SMPTE240M: "smpte240m", ColorTrc.IEC61966_2_1: "srgb",
     ColorTrc.BT2020_10: "bt2020-10", ColorTrc.BT2020_12: "bt2020-12", ColorTrc.SMPTE2084: "smpte2084",
@@ -96,12 +97,16 @@ class Rendition:
 
     def describe(self) -> dict[str, object]:
         return {
-            "matrix": MATRIX_NAMES.get(self.output_matrix, str(self.output_matrix)),
-            "primaries": PRIMARIES_NAMES.get(ColorPrimaries(self.output_primaries), str(self.output_primaries)),
-            "transfer": TRANSFER_NAMES.get(ColorTrc(self.output_transfer), str(self.output_transfer)),
+            "matrix": _name(MATRIX_NAMES, self.output_matrix),
+            "primaries": _name(PRIMARIES_NAMES, self.output_primaries),
+            "transfer": _name(TRANSFER_NAMES, self.output_transfer),
             "range": "limited",
             "note": self.note,
         }
+
+
+def _name(names: Mapping[int, str], value: int) -> str:
+    return "unspecified" if value == UNSPECIFIED else names.get(value, str(value))
 
 
 def sd_tags(height: int) -> tuple[int, int, int]:
@@ -151,3 +156,18 @@ def render(colour: PictureColour, width: int, height: int) -> Rendition:
         note = (f"matrix converted from {MATRIX_NAMES[source_matrix]} to {MATRIX_NAMES[matrix]} "
                 f"(what players assume at {width}x{height})")  # fmt: skip
     return Rendition(int(source_matrix), colour.full_range, None, matrix, int(primaries), int(transfer), note)
+
+
+def as_tagged(colour: PictureColour, width: int, height: int) -> Rendition:
+    """A copied stream's colour: its numbers untouched, its own tags kept in the stream; the MP4's
+    ``colr`` box says them too, and for what the stream leaves untagged, what players assume."""
+    assumed = render(colour, width, height)
+    pairs = (("matrix", colour.matrix, assumed.source_matrix),
+             ("primaries", colour.primaries, assumed.output_primaries),
+             ("transfer", colour.transfer, assumed.output_transfer))  # fmt: skip
+    silent = [name for name, tag, _ in pairs if tag == UNSPECIFIED]
+    note = "copied: the stream's own tags"
+    if silent:
+        note += f"; the MP4 gives its untagged {', '.join(silent)} as players assume at {width}x{height}"
+    matrix, primaries, transfer = (guess if tag == UNSPECIFIED else tag for _, tag, guess in pairs)
+    return Rendition(assumed.source_matrix, colour.full_range, None, matrix, primaries, transfer, note)

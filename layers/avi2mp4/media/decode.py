@@ -21,6 +21,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..errors import NotCuttable
+from .passthrough import CopyNotPossible
 from .probe import VideoFacts
 from .timing import FrameClock, frame_ticks
 
@@ -38,6 +39,17 @@ class DecodedFrame:
     frame: VideoFrame
     damaged: bool
     """Flagged by the decoder, or decoded after a lost reference (DamageTracker)."""
+    packet: int | None = None
+    """When packets are copied: the decode number of the packet it came from (``CopiedPacket``)."""
+
+
+@dataclass(frozen=True)
+class CopiedPacket:
+    """A video packet as demuxed, yielded before it is decoded when the stream is copied."""
+
+    number: int
+    """Its place in decode order, counted from the first packet this pass decoded."""
+    packet: Packet[Stream]
 
 
 @dataclass(frozen=True)
@@ -113,9 +125,16 @@ class DecodePass:
     order they come out of the decoders. ``frames`` and ``last_pts`` describe what was decoded."""
 
     def __init__(self, container: InputContainer, video: VideoStream, audio: AudioStream | None,
-                 facts: VideoFacts, seek: SeekPoint | None = None) -> None:  # fmt: skip
+                 facts: VideoFacts, seek: SeekPoint | None = None, copy: bool = False) -> None:  # fmt: skip
+        """``copy``: the video packets are copied too: each is yielded (``CopiedPacket``) before it is
+        decoded, and each frame says which packet it came from."""
         self.container, self.video, self.audio, self.facts = container, video, audio, facts
         self.video.thread_type = "AUTO"  # frame threads: the decoder overlaps itself
+        self.copy = copy
+        self.packets = 0  # video packets sent to the decoder (copy: their decode numbers)
+        if copy:
+            # The decoder hands each packet's ``opaque`` to the frame it decodes into.
+            self.video.codec_context.copy_opaque = True
         ticks = frame_ticks(facts.time_base, facts.fps)
         self.clock = FrameClock(ticks) if seek is None else FrameClock.starting_at(ticks, seek.origin)
         self.errors = DecodeErrors()
@@ -133,7 +152,7 @@ class DecodePass:
             # The demuxer's index lookup: the keyframe at or before the timestamp (AVI: idx1/indx).
             container.seek(seek.stream_ts, stream=video, backward=True, any_frame=False)
 
-    def __iter__(self) -> Iterator[DecodedFrame | AudioFrame]:
+    def __iter__(self) -> Iterator[DecodedFrame | AudioFrame | CopiedPacket]:
         # Decoders report much damage only in their log while the frames still come out
         # ("ac-tex damaged", "cinepak_decode failed"): those lines count as decode errors too.
         decoders = {s.codec_context.name for s in self._streams()}
@@ -195,7 +214,7 @@ class DecodePass:
                 return
             yield packet
 
-    def _video_packet(self, packet: Packet[Stream]) -> Iterator[DecodedFrame]:
+    def _video_packet(self, packet: Packet[Stream]) -> Iterator[DecodedFrame | CopiedPacket]:
         at_end = packet.size == 0 and packet.dts is None and packet.pts is None
         if packet.size == 0 and not at_end:
             return  # zero-byte chunk: a dropped frame in a VFR capture; its slot stays a gap
@@ -213,9 +232,15 @@ class DecodePass:
                 return
         if not at_end:
             self.clock.push(ts)
+            if self.copy:
+                packet.opaque = self.packets
+                yield CopiedPacket(self.packets, packet)
+            self.packets += 1
         try:
             frames = packet.decode()
         except av.FFmpegError as exc:
+            if self.copy:
+                raise CopyNotPossible(f"video packet at dts {packet.dts} does not decode ({exc})") from exc
             self.clock.forget(ts)
             if self.seek is not None and ts in self._seen:
                 self._seen.remove(ts)  # as the single pass: a packet that failed numbers no frame
@@ -232,7 +257,8 @@ class DecodePass:
                 index = self.seek.frame_index + bisect.bisect_left(self._seen, pts + self.seek.origin)
             self.frames = index + 1
             self.last_pts = pts
-            yield DecodedFrame(index, pts, frame, self.damage.is_damaged(frame))
+            number = frame.opaque if self.copy and isinstance(frame.opaque, int) else None
+            yield DecodedFrame(index, pts, frame, self.damage.is_damaged(frame), number)
 
     def _is_seek_target(self, packet: Packet[Stream]) -> bool:
         """After a seek: skip what precedes the keyframe; anything else is not the frame the index

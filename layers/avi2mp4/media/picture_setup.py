@@ -25,10 +25,11 @@ import av.filter
 from av.video.frame import VideoFrame
 
 from ..settings import PipelineConfig
-from .colour import PictureColour, Rendition, render
+from .colour import PictureColour, Rendition, as_tagged, render
 from .decode import DecodedFrame
 from .interlace import CombMeter, Interlace, decide
-from .probe import MediaSource, open_input
+from .passthrough import CopyDecision, copy_decision
+from .probe import MediaSource, open_input, video_facts
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +41,39 @@ FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 PARITY = {"tff": 0, "bff": 1, "auto": -1}
 
 
+NOT_COPIED = CopyDecision(False, "its first pictures could not be read")
+
+
 @dataclass(frozen=True)
 class PictureSetup:
     rendition: Rendition
     interlace: Interlace
+    copy: CopyDecision = NOT_COPIED
+    """Whether the video stream is copied as it is (``media.passthrough``), and why (not)."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"rendition": dataclasses.asdict(self.rendition), "interlace": self.interlace.to_dict()}
+        return {"rendition": dataclasses.asdict(self.rendition), "interlace": self.interlace.to_dict(),
+                "copy": self.copy.to_dict()}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> PictureSetup:
-        rendition, interlace = data["rendition"], data["interlace"]
-        assert isinstance(rendition, dict) and isinstance(interlace, dict)
-        return cls(Rendition(**rendition), Interlace.from_dict(interlace))
+        rendition, interlace, copy = data["rendition"], data["interlace"], data["copy"]
+        assert isinstance(rendition, dict) and isinstance(interlace, dict) and isinstance(copy, dict)
+        return cls(Rendition(**rendition), Interlace.from_dict(interlace), CopyDecision.from_dict(copy))
 
     def describe(self) -> dict[str, object]:
         """For the manifest: what was done to the pictures, and why."""
         return {
+            "video": "copied" if self.copy.copy else "encoded",
+            "copy": self.copy.why,
             "deinterlaced": self.interlace.deinterlace,
             "interlace": self.interlace.how,
             "colour": self.rendition.describe(),
         }
+
+    def not_copied(self, why: str) -> PictureSetup:
+        """The setup of a pass that encoded the stream after a copy turned out impossible."""
+        return dataclasses.replace(self, copy=CopyDecision(False, why))
 
 
 def plain_setup(width: int, height: int, mode: str = "auto") -> PictureSetup:
@@ -81,6 +94,7 @@ def decide_setup(src: MediaSource, name: str, cfg: PipelineConfig) -> PictureSet
             video.thread_type = "AUTO"
             ctx = video.codec_context
             codec, order = ctx.name, FIELD_ORDER.get(int(ctx.field_order or 0), "unknown")
+            stream = (ctx.pix_fmt, ctx.profile, int(ctx.level or 0), video_facts(container, video, None, cfg).retimed)
             frames = 0
             for count, packet in enumerate(container.demux(video)):
                 if count >= SETUP_PACKETS or frames >= SETUP_FRAMES or (meter.enough and first is not None):
@@ -101,7 +115,15 @@ def decide_setup(src: MediaSource, name: str, cfg: PipelineConfig) -> PictureSet
     if first is None:
         return None
     interlace = decide(cfg.deinterlace, codec, order, flagged, meter)
-    setup = PictureSetup(render(PictureColour.of(first), first.width, first.height), interlace)
+    colour = PictureColour.of(first)
+    rendition = render(colour, first.width, first.height)
+    pix_fmt, profile, level, retimed = stream
+    copy = copy_decision(cfg.video_copy, codec, pix_fmt, profile, level, full_range=colour.full_range,
+                         interlaced=interlace.deinterlace or flagged, converts_colour=rendition.gamut is not None,
+                         retimed=retimed)  # fmt: skip
+    if copy.copy:  # the stream keeps its own tags: say what they are
+        rendition = as_tagged(colour, first.width, first.height)
+    setup = PictureSetup(rendition, interlace, copy)
     log.info("%s: pictures: %s", name, setup.describe())
     return setup
 

@@ -39,6 +39,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from ..errors import EncoderUnavailable, VerificationError
+from .h264 import as_stored
 
 _FRAME = re.compile(r"^frame=(\d+)$", re.MULTILINE)
 TIMEOUT_SECONDS = 900
@@ -52,21 +53,6 @@ def ffmpeg_exe() -> str:
     except ImportError as exc:
         raise EncoderUnavailable("imageio-ffmpeg is not installed: clips cannot be read back") from exc
     return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-def as_stored(packet: bytes) -> bytes:
-    """An H.264 packet as the MP4 muxer stores it: libx264 hands out Annex B (start codes), MP4
-    holds each NAL unit behind a 4-byte length. Split as libavformat's ``nal_parse_units`` splits
-    (a zero byte before a start code belongs to the code; other zeros stay with the unit)."""
-    if not packet.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
-        return packet  # already length-prefixed
-    units = packet.split(b"\x00\x00\x01")[1:]
-    out = bytearray()
-    for i, unit in enumerate(units):
-        if i < len(units) - 1 and unit.endswith(b"\x00"):
-            unit = unit[:-1]
-        out += len(unit).to_bytes(4, "big") + unit
-    return bytes(out)
 
 
 def _check_decoder(name: str, returncode: int, errors: str) -> None:
