@@ -11,7 +11,8 @@ from av.video.frame import VideoFrame
 
 from .handover import DeadFrame, KeptFrame, OutputHandler, describe_file
 from .labeling.detector import Verdict, make_judge
-from .labeling.jpeg import encode_jpeg, is_sampled
+from .labeling.jpeg import is_sampled, jpeg_pixels
+from .labeling.jpeg_writer import JpegWriter
 from .labeling.judgements import change_thumbnail, frame_difference, sharpness
 from .labeling.review_sheet import ReviewPages
 from .labeling.thumbnail import luma_thumbnail
@@ -42,6 +43,7 @@ class JpegSampler:
         """Thin near-duplicates here (one pass); a clip job leaves it to finish, which alone
         knows the last JPEG kept before its clip."""
         self.last_change: np.ndarray | None = None
+        self.writer = JpegWriter(cfg.jpeg_quality, self._written)
 
     def observe(self, item: DecodedFrame, mine: bool = True) -> None:
         """``mine``: whether this frame's JPEG is this pass's to write (a clip job also shows the
@@ -54,6 +56,11 @@ class JpegSampler:
     def finish(self) -> None:
         for verdict in self.judge.finish():
             self._resolve(verdict)
+        self.writer.finish()
+
+    def abort(self) -> None:
+        """A failed pass: the JPEGs under way are written (the work folder is the caller's to remove)."""
+        self.writer.abort()
 
     def hand_over_review(self, paged: bool) -> None:
         """The review sheet's pages (``paged``: named by page even if there is one)."""
@@ -79,10 +86,13 @@ class JpegSampler:
             return
         if change is not None:
             self.last_change = change
-        path = self.workdir / f"frame-{verdict.index:06d}.jpg"
-        path.write_bytes(encode_jpeg(frame, self.cfg.jpeg_quality, self.matrix))
-        self.on_output(describe_file("jpeg", verdict.index, path))
+        self.writer.write(
+            verdict.index, self.workdir / f"frame-{verdict.index:06d}.jpg", jpeg_pixels(frame, self.matrix)
+        )
         self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2), change))
+
+    def _written(self, index: int, path: Path) -> None:
+        self.on_output(describe_file("jpeg", index, path))
 
     def _labeling_reason(self, crisp: float, change: np.ndarray | None) -> str | None:
         """Opt-in choices about live frames: too blurred, or too like the last JPEG kept."""

@@ -244,6 +244,7 @@ class _Driver:
             self._hand_over_clips()
             self.jpegs.hand_over_review(paged=any(c.split for c in clips))
         except BaseException:
+            self.jpegs.abort()
             if self.encoder is not None:
                 self.encoder.abort()
             raise

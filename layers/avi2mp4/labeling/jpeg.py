@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 from PIL import Image
@@ -18,7 +19,12 @@ def is_sampled(index: int, frame_step: int) -> bool:
 
 
 def encode_jpeg(frame: VideoFrame, quality: int, matrix: int = SMPTE170M) -> bytes:
-    """The frame as a baseline JPEG at its stored resolution (labels map 1:1 to decoded pixels).
+    """The frame as a baseline JPEG at its stored resolution (labels map 1:1 to decoded pixels)."""
+    return jpeg_bytes(jpeg_pixels(frame, matrix), quality)
+
+
+def jpeg_pixels(frame: VideoFrame, matrix: int = SMPTE170M) -> np.ndarray:
+    """The frame's RGB pixels, in an array of their own (safe to hand to another thread).
 
     The source's range and matrix (``matrix``: as tagged, or as players assume for its size) are
     passed explicitly: full-range MJPEG read as limited would look washed out, and an HD picture
@@ -31,6 +37,11 @@ def encode_jpeg(frame: VideoFrame, quality: int, matrix: int = SMPTE170M) -> byt
         dst_color_range=ColorRange.JPEG,
         threads=1,  # the cores are busy with decoding and x264
     )
+    return np.ascontiguousarray(rgb.to_ndarray())
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
+    """RGB pixels as a baseline JPEG (Pillow's encoder releases the GIL while it works)."""
     buf = io.BytesIO()
-    Image.fromarray(rgb.to_ndarray()).save(buf, format="JPEG", quality=quality)
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()

@@ -40,7 +40,8 @@ from ..settings import PipelineConfig
 from .clip_audio import AudioRouter, ClipAudioTrack
 from .colour import Rendition
 from .encoders import VideoEncoder, audio_layout
-from .passthrough import CopyNotPossible, PacketTimer, is_idr
+from .h264 import is_idr
+from .passthrough import CopyNotPossible, PacketTimer
 from .probe import VideoFacts
 from .readback import LiveReadBack, Pictures
 from .timing import frame_ticks, played_rate

@@ -1,9 +1,9 @@
 """H.264 bitstream facts the copy path needs: NAL units as FFmpeg's MP4 muxer splits them, which
-packets a clip may start at (IDR), and the parameter sets a packet carries."""
+and which packets a clip may start at (IDR)."""
 
 from __future__ import annotations
 
-IDR, SPS, PPS = 5, 7, 8
+IDR = 5  # nal_unit_type of a coded slice of an IDR picture (H.264 table 7-1)
 _CODE3, _CODE4 = b"\x00\x00\x01", b"\x00\x00\x00\x01"
 
 
@@ -59,10 +59,3 @@ def nal_types(packet: bytes) -> set[int]:
 def is_idr(packet: bytes) -> bool:
     """Whether a clip may start at this packet: an IDR picture (nothing after it refers past it)."""
     return IDR in nal_types(packet)
-
-
-def parameter_sets(packet: bytes) -> bytes:
-    """The SPS and PPS carried in an Annex B packet, as Annex B extradata (empty if none)."""
-    if not annex_b(packet):
-        return b""
-    return b"".join(b"\x00\x00\x00\x01" + u for u in nal_units(packet) if u and u[0] & 0x1F in (SPS, PPS))

@@ -24,9 +24,6 @@ from av.packet import Packet
 from av.stream import Stream
 
 from ..errors import Avi2Mp4Error
-from .h264 import as_stored, is_idr, parameter_sets
-
-__all__ = ["CopyDecision", "CopyNotPossible", "PacketTimer", "as_stored", "copy_decision", "is_idr", "parameter_sets"]
 
 BROWSER_PROFILES = {"Constrained Baseline", "Baseline", "Main", "High"}
 MAX_LEVEL = 52
@@ -61,10 +58,10 @@ def copy_decision(mode: str, codec: str, pix_fmt: str | None, profile: str | Non
     if codec != "h264":
         problems.append(f"{codec}, not H.264")
     else:
-        if pix_fmt != "yuv420p":
+        if pix_fmt == "yuvj420p" or (pix_fmt == "yuv420p" and full_range):
+            problems.append("full range")  # browsers show H.264 limited range; FFmpeg names full "yuvj"
+        elif pix_fmt != "yuv420p":
             problems.append(pix_fmt or "an unknown pixel format")
-        elif full_range:
-            problems.append("full range")
         if profile not in BROWSER_PROFILES:
             problems.append(f"the {profile or 'unknown'} profile")
         if not 0 < level <= MAX_LEVEL:
