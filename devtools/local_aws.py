@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -18,7 +18,9 @@ from operations.events import s3_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 REGION = "us-east-1"
@@ -61,6 +63,39 @@ class LocalAws:
 
     def stepfunctions(self) -> SFNClient:
         return self._session().client("stepfunctions", endpoint_url=self.endpoint)
+
+    def events(self) -> EventBridgeClient:
+        return self._session().client("events", endpoint_url=self.endpoint)
+
+    def sqs(self) -> SQSClient:
+        return self._session().client("sqs", endpoint_url=self.endpoint)
+
+    def route_events(self, bus: str) -> str:
+        """An event bus whose rule sends avi2mp4's events to a new queue (as a consumer would set it
+        up); the queue's URL, for ``received_events``."""
+        events, sqs = self.events(), self.sqs()
+        if bus != "default":
+            events.create_event_bus(Name=bus)
+        url = sqs.create_queue(QueueName=f"{bus}-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = f"{bus}-conversions"
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["avi2mp4"]}))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        return url
+
+    def received_events(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every event the queue holds now (EventBridge delivers before ``put_events`` returns here),
+        removed from it, oldest first."""
+        sqs = self.sqs()
+        events: list[dict[str, Any]] = []
+        while True:
+            answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def run_state_machines(self) -> None:
         """Have the server's Step Functions run executions (moto's ASL interpreter), not only

@@ -27,8 +27,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from avi2mp4.conversion.budget import TimeBudget
+from avi2mp4.conversion.ports import Observer, Observers
 from avi2mp4.storage.s3 import S3Store
 from handler import SERVICE
+from handler.events import EventBridgeObserver
 from handler.ledger import IdempotencyLedger
 from handler.metrics import MetricsObserver, metrics
 from handler.objects import ObjectRef, ObjectResult
@@ -46,6 +48,7 @@ from handler.tasks import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -60,8 +63,12 @@ __all__ = ["ConversionFailed", "Runtime", "build_runtime", "clip_handler", "fini
 
 
 def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None,
-                  sfn: SFNClient | None = None) -> Runtime:  # fmt: skip
+                  sfn: SFNClient | None = None, events: EventBridgeClient | None = None) -> Runtime:  # fmt: skip
     s3_client = s3 or boto3.client("s3", config=BOTO_CONFIG)
+    observer: Observer = MetricsObserver()
+    if settings.event_bus_name:
+        client = events or boto3.client("events", config=BOTO_CONFIG)
+        observer = Observers(observer, EventBridgeObserver(client, settings.event_bus_name))
     runner = None
     if settings.state_machine_arn:
         runner = StepFunctionsRunner(
@@ -91,7 +98,7 @@ def build_runtime(settings: Settings, s3: S3Client | None = None, dynamodb: Dyna
         key_prefix=IDEMPOTENCY_PREFIX,
     )
     store = S3Store(s3_client, settings.video_bucket, settings.image_bucket)
-    rt = Runtime(settings, config, process, s3_client, store, runner, IdempotencyLedger(persistence), MetricsObserver())
+    rt = Runtime(settings, config, process, s3_client, store, runner, IdempotencyLedger(persistence), observer)
     return rt
 
 

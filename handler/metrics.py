@@ -81,3 +81,8 @@ def record_outcome(outcome: str) -> None:
     with single_metric(name="Objects", unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
                        default_dimensions={"service": SERVICE, "outcome": outcome}):  # fmt: skip
         pass
+
+
+def record_unpublished() -> None:
+    """A completion event EventBridge did not take (the conversion itself is done)."""
+    metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=1)

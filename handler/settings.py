@@ -30,6 +30,9 @@ class FunctionSettings:
         doc="stop a conversion this long before the invocation's timeout, to remove its outputs")  # fmt: skip
     state_machine_arn: str = setting("", "STATE_MACHINE_ARN",
         doc="state machine converting long recordings as parallel clip jobs; empty: one pass")  # fmt: skip
+    event_bus_name: str = setting("", "EVENT_BUS_NAME",
+        doc="EventBridge bus (name or ARN) for the completion events (README \"Completion events\"); "
+            "`default`: the account's default bus; empty: no events")  # fmt: skip
     source_buckets: str = setting("", "SOURCE_BUCKETS",
         doc="the only buckets whose objects are converted (comma-separated; the template sets its source "
             "bucket); empty: any bucket but the output buckets")  # fmt: skip
@@ -50,6 +53,8 @@ class Settings:
     state_machine_arn: str = ""
     source_buckets: tuple[str, ...] = ()
     """Empty: any bucket but the output buckets."""
+    event_bus_name: str = ""
+    """Empty: no completion events."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -76,6 +81,7 @@ class Settings:
             time_reserve_seconds=own.time_reserve_seconds,
             state_machine_arn=own.state_machine_arn,
             source_buckets=sources,
+            event_bus_name=own.event_bus_name,
         )
 
 

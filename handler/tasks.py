@@ -29,16 +29,17 @@ from avi2mp4.conversion.budget import TimeBudget
 from avi2mp4.conversion.finish import Failure, RunRequest
 from avi2mp4.conversion.outcome import Converted, Failed, FallBack, Outcome, Rejected
 from avi2mp4.conversion.owner import Conversion
-from avi2mp4.conversion.ports import ClipRunner
+from avi2mp4.conversion.ports import ClipRunner, Observer
 from avi2mp4.conversion.ports import Runtime as ConversionRuntime
 from avi2mp4.errors import ForeignRun
 from avi2mp4.outputs.names import is_avi
 from avi2mp4.pipeline import Progress
+from avi2mp4.storage.port import SourceRef
 from avi2mp4.storage.s3 import S3Store
 from avi2mp4.storage.s3_source import S3Source
 from handler import SERVICE, workdirs
 from handler.ledger import IdempotencyLedger
-from handler.metrics import MetricsObserver, record_clip_job, record_outcome
+from handler.metrics import record_clip_job
 from handler.objects import ObjectRef, ObjectResult, result_of
 from handler.requests import BatchTask, RunTask
 from handler.settings import Settings
@@ -67,7 +68,7 @@ class Runtime:
     runner: ClipRunner | None
     """Set when a state machine converts long recordings (``STATE_MACHINE_ARN``)."""
     ledger: IdempotencyLedger
-    observer: MetricsObserver
+    observer: Observer
 
 
 def skip_reason(bucket: str, key: str, settings: Settings) -> str | None:
@@ -117,7 +118,7 @@ def handle_records(records: list[ObjectRef], context: LambdaContext, rt: Runtime
                 failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": reason})
                 continue
             except Exception as exc:  # one bad object must not stop the others
-                _failed(exc)
+                _failed(rt, _unread(ref), exc)
                 failed.append({"bucket": ref.bucket, "key": ref.key, "error": type(exc).__name__, "reason": str(exc)})
                 continue
             logger.info("done", extra={"status": result.status, "manifest": result.manifest})
@@ -157,7 +158,7 @@ def handle_batch_task(task: BatchTask, context: LambdaContext, rt: Runtime) -> d
         try:
             result = rt.process(ref=ref, budget=_budget(context, rt))
         except Exception as exc:
-            _failed(exc)
+            _failed(rt, _unread(ref), exc)
             response.add_result(item.build_task_batch_response("TemporaryFailure", f"{type(exc).__name__}: {exc}"))
             return response.asdict()
     if result.status == "rejected":
@@ -196,7 +197,7 @@ def handle_run_task(task: RunTask, context: LambdaContext, rt: Runtime) -> dict[
                 try:
                     return _settled(rt, plan.identity, run, conversion.fall_back(plan))
                 except Exception as exc:
-                    _failed(exc)
+                    _failed(rt, plan.source, exc)
                     rt.ledger.forget(plan.identity, exc)
                     raise
             failures = run_steps.recorded_failures(rt.store, plan) + _caught(task.error)
@@ -231,11 +232,16 @@ def _caught(error: dict[str, Any] | None) -> list[Failure]:
     return [Failure(str(error.get("Error", "Unknown")), cause[:500])]
 
 
-def _failed(exc: Exception) -> None:
-    """A conversion that raised (a retry may fix it): counted and logged once, here (the log line
-    names the object through its context keys)."""
-    logger.exception(f"conversion failed, source kept: {exc}", extra={"error_type": type(exc).__name__})
-    record_outcome("failed")
+def _failed(rt: Runtime, source: SourceRef, exc: Exception) -> None:
+    """A conversion that raised (a retry may fix it): its traceback logged, and observed once, here
+    (counted, logged and published as Failed; the log lines name the object through context keys)."""
+    logger.info("the failure's traceback", exc_info=exc)
+    rt.observer.outcome(Failed(source, type(exc).__name__, str(exc)))
+
+
+def _unread(ref: ObjectRef) -> SourceRef:
+    """The source as its request names it (size 0: not known before it is read)."""
+    return SourceRef(key=ref.key, size=0, bucket=ref.bucket, etag=ref.etag, version_id=ref.version_id)
 
 
 def _budget(context: LambdaContext, rt: Runtime) -> TimeBudget:

@@ -52,12 +52,12 @@ class Deployed:
         s = base.settings
         env = {**aws.env, **PIPELINE_ENV, "VIDEO_BUCKET": s.video_bucket, "IMAGE_BUCKET": s.image_bucket,
                "IDEMPOTENCY_TABLE": s.idempotency_table, "TMP_DIR": str(s.tmp_dir),
-               "STATE_MACHINE_ARN": self.arn}  # fmt: skip
+               "STATE_MACHINE_ARN": self.arn, "EVENT_BUS_NAME": s.event_bus_name}  # fmt: skip
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         app.default_runtime.cache_clear()
         runtime = app.default_runtime()
-        self.stack = Stack(aws, base.source, runtime.settings, base.s3, runtime)
+        self.stack = Stack(aws, base.source, runtime.settings, base.s3, runtime, base.events_queue)
         self.failures: dict[int, list[Exception]] = {}
         """clip -> errors its next conversions raise (inside the conversion, as a real failure does)"""
         self.after_clip: Callable[[int], None] | None = None

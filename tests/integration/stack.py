@@ -25,6 +25,8 @@ class Stack:
     settings: Settings
     s3: S3Client
     runtime: Runtime
+    events_queue: str = ""
+    """The queue a rule on the stack's event bus sends the completion events to."""
     sequence: int = field(default=0)
 
     def upload(self, path: Path, key: str, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
@@ -37,6 +39,10 @@ class Stack:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         return handle_event(event, local_context(), self.runtime)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The completion events published since the last call."""
+        return self.aws.received_events(self.events_queue)
 
     def keys(self, bucket: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -59,7 +65,10 @@ def make_stack(aws: LocalAws, tmp_path: Path, pipeline: PipelineConfig | None = 
     aws.create_idempotency_table(table)
     tmp = tmp_path / "lambda-tmp"
     tmp.mkdir(parents=True)
-    settings = Settings(video, image, table, 3600, tmp, pipeline or PipelineConfig(), source_buckets=(source,))
+    bus = f"bus-{run}"
+    queue = aws.route_events(bus)
+    settings = Settings(video, image, table, 3600, tmp, pipeline or PipelineConfig(), source_buckets=(source,),
+                        event_bus_name=bus)  # fmt: skip
     client = s3 or aws.s3()
-    runtime = build_runtime(settings, s3=client, dynamodb=aws.dynamodb())
-    return Stack(aws, source, settings, client, runtime)
+    runtime = build_runtime(settings, s3=client, dynamodb=aws.dynamodb(), events=aws.events())
+    return Stack(aws, source, settings, client, runtime, queue)

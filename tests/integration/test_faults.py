@@ -49,7 +49,8 @@ def _faulty(stack: Stack, proxy: FaultyProxy) -> Stack:
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     s3 = session.client("s3", endpoint_url=proxy.endpoint, config=BOTO_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=proxy.endpoint, config=BOTO_CONFIG)
-    return dataclasses.replace(stack, runtime=build_runtime(stack.settings, s3=s3, dynamodb=dynamodb))
+    events = stack.aws.events()  # direct: the events are not what these tests hold to the rule
+    return dataclasses.replace(stack, runtime=build_runtime(stack.settings, s3=s3, dynamodb=dynamodb, events=events))
 
 
 def _body(stack: Stack, bucket: str, key: str) -> bytes:

@@ -49,6 +49,10 @@ def test_long_recording_goes_through_the_state_machine(deployed: Deployed, tmp_p
     assert len(stack.keys(stack.settings.image_bucket)) == len(manifest["frames"]) > 0
     assert stack.keys(stack.source) == [], "the source goes only after finish verified everything"
     assert deployed.clip_invocations() == list(range(6))
+    (completed,) = stack.events()  # one event, from finish, as one pass publishes it
+    assert completed["detail-type"] == "Conversion Completed" and completed["detail"]["path"] == "clip_jobs"
+    assert [c["location"] for c in completed["detail"]["clips"]] == [c["location"] for c in manifest["clips"]]
+    assert completed["detail"]["manifest"] == f"s3://{stack.settings.video_bucket}/cams/long.manifest.json"
     # The run's end answers the event from now on: its duplicates get the conversion, not the hand-off.
     (settled,) = deployed.invoke(event)["done"]
     assert settled["status"] == "converted" and settled["manifest"].endswith("cams/long.manifest.json")
@@ -86,6 +90,9 @@ def test_a_long_recording_that_fails_for_good_is_rejected_as_one_pass_rejects(de
     assert stack.keys(stack.source) == ["cams/broken.avi"]
     tags = stack.s3.get_object_tagging(Bucket=stack.source, Key="cams/broken.avi")["TagSet"]
     assert tags == [{"Key": "avi2mp4-rejected", "Value": "UnsupportedVideo"}]
+    (rejected,) = stack.events()
+    assert rejected["detail-type"] == "Conversion Rejected" and rejected["detail"]["error"] == "UnsupportedVideo"
+    assert rejected["detail"]["record"] == f"s3://{stack.settings.video_bucket}/cams/broken.rejected.json"
     # The idempotency outcome: a duplicate of the event is answered "rejected", with the reason.
     (again,) = deployed.invoke(event)["rejected"]
     assert again["status"] == "rejected" and again["reason"].startswith("UnsupportedVideo: clip 3")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.decode import decode
+
+from avi2mp4.outputs.names import is_avi
+from handler.metrics import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,12 +24,65 @@ def resources() -> dict[str, Any]:
     return dict(template["Resources"])
 
 
-def test_trigger_covers_multipart_and_both_suffix_cases(resources: dict[str, Any]) -> None:
-    events = resources["Avi2Mp4Function"]["Properties"]["Events"].values()
+def test_trigger_covers_multipart_and_every_casing_of_the_suffix(resources: dict[str, Any]) -> None:
+    events = list(resources["Avi2Mp4Function"]["Properties"]["Events"].values())
     assert {e["Properties"]["Events"] for e in events} == {"s3:ObjectCreated:*"}
-    suffixes = {e["Properties"]["Filter"]["S3Key"]["Rules"][0]["Value"] for e in events}
-    assert suffixes == {".avi", ".AVI"}
+    suffixes = [e["Properties"]["Filter"]["S3Key"]["Rules"][0]["Value"] for e in events]
+    casings = {"." + "".join(c) for c in itertools.product("aA", "vV", "iI")}
+    assert sorted(suffixes) == sorted(casings) and len(casings) == 8  # each once: S3 refuses overlapping rules
+    assert all(len(e["Properties"]["Filter"]["S3Key"]["Rules"]) == 1 for e in events)
     assert all(e["Properties"]["Bucket"] == {"Ref": "SourceBucket"} for e in events)
+    assert all(is_avi(f"clip{suffix}") for suffix in suffixes), "the handler accepts what the trigger sends"
+
+
+def test_completion_events_go_to_the_chosen_bus_and_only_there(resources: dict[str, Any]) -> None:
+    for name in ("Avi2Mp4Function", "FinishFunction"):
+        env = resources[name]["Properties"]["Environment"]["Variables"]
+        assert env["EVENT_BUS_NAME"] == {"Fn::If": ["PublishesEvents", {"Fn::If": [
+            "CreatesEventBus", {"Ref": "ConversionEventBus"}, "default"]}, ""]}, name  # fmt: skip
+        put = _statements(resources[name])["PublishCompletionEvents"]
+        assert put["Action"] == "events:PutEvents"
+        assert put["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["ConversionEventBus", "Arn"]}
+        assert put["Resource"]["Fn::If"][2]["Fn::Sub"].endswith(":event-bus/default")
+    assert "PublishCompletionEvents" not in _statements(resources["ClipFunction"])  # clip jobs end nothing
+    assert resources["ConversionEventBus"]["Condition"] == "CreatesEventBus"
+
+
+def test_alarms_watch_what_needs_a_person_and_tell_the_topic(resources: dict[str, Any]) -> None:
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"].get("Ref") or
+                a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]) for a in alarms.values()}  # fmt: skip
+    assert watched == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "FailureQueue"),
+        ("AWS/Lambda", "Errors", "Avi2Mp4Function"),
+        ("AWS/Lambda", "Throttles", "Avi2Mp4Function"),
+        ("AWS/Lambda", "Errors", "FinishFunction"),
+        ("AWS/States", "ExecutionsFailed", "ClipsStateMachine"),
+        ("AWS/States", "ExecutionsTimedOut", "ClipsStateMachine"),
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["Threshold"] == 0
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["TreatMissingData"] == "notBreaching"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_the_dashboard_shows_metrics_the_functions_emit(resources: dict[str, Any]) -> None:
+    body = json.loads(resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    ours: set[str] = set()
+    for widget in body["widgets"]:
+        for row in widget["properties"]["metrics"]:
+            if row[0] == NAMESPACE:
+                ours.add(row[1])
+                assert row[2:4] == ["service", "avi2mp4"], row
+            elif isinstance(row[0], dict):
+                ours.update(re.findall(r'MetricName="(\w+)"', row[0]["expression"]))
+    assert ours == {"Objects", "RealtimeFactor", "DeadFrames", "ClipJobSeconds"}
+    emitted = (ROOT / "handler" / "metrics.py").read_text()
+    assert all(f'name="{name}"' in emitted for name in ours), "a dashboard metric nobody emits stays empty"
+    outcomes = {row[5] for w in body["widgets"] for row in w["properties"]["metrics"] if row[1:2] == ["Objects"]}
+    assert outcomes == {"converted", "rejected", "failed"}
 
 
 def test_function_is_sized_and_retries_are_bounded(resources: dict[str, Any]) -> None:
@@ -103,7 +161,13 @@ def test_batch_operations_role_may_only_invoke_the_function_and_use_its_prefix(r
 
 
 def _statements(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["Sid"]: s for p in resource["Properties"]["Policies"] if "Statement" in p for s in p["Statement"]}
+    return {s["Sid"]: s for p in map(_chosen, resource["Properties"]["Policies"]) if "Statement" in p
+            for s in p["Statement"]}  # fmt: skip
+
+
+def _chosen(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy as deployed when its condition holds (``!If [cond, policy, AWS::NoValue]``)."""
+    return dict(policy["Fn::If"][1]) if "Fn::If" in policy else policy
 
 
 def test_clip_jobs_run_on_a_state_machine_with_least_privilege(resources: dict[str, Any]) -> None:

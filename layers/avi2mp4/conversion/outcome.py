@@ -31,6 +31,9 @@ class Converted:
     """How long the conversion took (clip jobs: from the plan to the manifest)."""
     path: Path_
     source_deleted: bool = False
+    reviews: list[StoredObject] = field(default_factory=list)
+    jpeg_folder: str = ""
+    """Where the JPEGs are (``s3://bucket/prefix/stem/`` or a folder)."""
     job: JobResult | None = field(default=None, compare=False, repr=False)
     """The full result, where this process converted it (None: found complete by a clean-up)."""
 

@@ -35,7 +35,7 @@ from ..handover import DeadFrame
 from ..outputs.names import OutputLayout
 from ..outputs.rejection import rejection_record
 from ..settings import PipelineConfig
-from ..storage.port import SourceRef, StoredObject
+from ..storage.port import SourceRef, Store, StoredObject
 from . import finish as steps
 from .clip_job import ClipReport, run_clip
 from .finish import Failure
@@ -82,7 +82,7 @@ class Conversion:
             job = run_job(local, ref, self.rt.store, self.cfg, tmp_root=self.rt.work, progress=self.rt.progress,
                           stop=self.rt.stop, conversion=conversion)  # fmt: skip
         deleted = self.source.delete_converted(ref)  # every output was verified inside run_job
-        return self._observed(converted(job, "sequential" if why else "single", deleted))
+        return self._observed(converted(job, "sequential" if why else "single", deleted, self.rt.store))
 
     def _check_names(self, ref: SourceRef) -> None:
         """NameTooLong before any work: S3 would refuse the first output (a retry would too)."""
@@ -143,7 +143,7 @@ class Conversion:
             raise
         deleted = self.source.delete_converted(plan.source)
         steps.tidy(self.rt.store, plan, done.keep)
-        return self._observed(converted(done.job, "parallel", deleted))
+        return self._observed(converted(done.job, "parallel", deleted, self.rt.store))
 
     def fail(self, plan: Plan, failures: list[Failure]) -> Outcome:
         """A run that failed (``failures``: what its steps said): what it wrote goes, the source
@@ -213,7 +213,8 @@ class Conversion:
         """A run whose set turned out complete (its manifest is there): the source may go."""
         manifest = steps.manifest_of(self.rt.store, plan)
         deleted = self.source.delete_converted(plan.source)
-        return converted_from_manifest(plan.source, manifest, deleted, max(0.0, self.now() - plan.planned_at))
+        seconds = max(0.0, self.now() - plan.planned_at)
+        return converted_from_manifest(plan.source, manifest, deleted, seconds, self.rt.store)
 
     def _observed(self, outcome: Outcome) -> Outcome:
         self.rt.observer.outcome(outcome)
@@ -237,28 +238,34 @@ def _deciding(failures: list[Failure]) -> Failure:
     return failures[0]
 
 
-def converted(job: JobResult, path: Path_, deleted: bool) -> Converted:
+def converted(job: JobResult, path: Path_, deleted: bool, store: Store) -> Converted:
     r = job.result
     return Converted(
         source=job.source, manifest=job.manifest_object, clips=job.clips, images=job.images,
         frames=r.frames_decoded, duration_seconds=r.duration_seconds, decode_errors=r.decode_errors,
         dead_frames=r.dead_frames, seconds=job.seconds, path=path, source_deleted=deleted, job=job,
+        reviews=[_stored(row) for row in job.manifest.review_sheets],
+        jpeg_folder=store.location("image", OutputLayout.for_key(job.source.key).image_folder),
     )  # fmt: skip
 
 
-def converted_from_manifest(source: SourceRef, manifest: dict[str, Any], deleted: bool, seconds: float) -> Converted:
+def converted_from_manifest(source: SourceRef, manifest: dict[str, Any], deleted: bool, seconds: float,
+                            store: Store) -> Converted:  # fmt: skip
     """The outcome of a set a clean-up found complete, from its manifest."""
-
-    def stored(row: dict[str, Any]) -> StoredObject:
-        return StoredObject(row["key"], row["bytes"], row["sha256"], row["location"])
-
     about = manifest["source"]
-    manifest_key = OutputLayout.for_key(source.key).manifest_key
+    layout = OutputLayout.for_key(source.key)
+    manifest_key = layout.manifest_key
     return Converted(
-        source=source, manifest=StoredObject(manifest_key, 0, "", manifest_key),
-        clips=[stored(c) for c in manifest["clips"]], images=[stored(f) for f in manifest["frames"]],
+        source=source, manifest=StoredObject(manifest_key, 0, "", store.location("video", manifest_key)),
+        clips=[_stored(c) for c in manifest["clips"]], images=[_stored(f) for f in manifest["frames"]],
         frames=about["frames_decoded"], duration_seconds=about["duration_seconds"],
         decode_errors=manifest["decode_errors"]["count"],
         dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for d in manifest["dead_frames"]],
         seconds=seconds, path="parallel", source_deleted=deleted,
+        reviews=[_stored(row) for row in manifest.get("review_sheets", [])],
+        jpeg_folder=store.location("image", layout.image_folder),
     )  # fmt: skip
+
+
+def _stored(row: dict[str, Any]) -> StoredObject:
+    return StoredObject(row["key"], row["bytes"], row["sha256"], row["location"])

@@ -70,6 +70,17 @@ class Observer(Protocol):
     def outcome(self, outcome: Outcome) -> None: ...
 
 
+class Observers:
+    """Several observers, each told every outcome in turn (metrics, then events)."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+
+    def outcome(self, outcome: Outcome) -> None:
+        for observer in self.observers:
+            observer.outcome(outcome)
+
+
 class Unobserved:
     """The observer of a run nobody watches."""
 

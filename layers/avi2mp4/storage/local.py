@@ -72,6 +72,9 @@ class LocalStore:
     def path_of(self, target: Target, key: str) -> Path:
         return self.root / self.FOLDERS[target] / key
 
+    def location(self, target: Target, key: str) -> str:
+        return str(self.path_of(target, key)) + ("/" if key.endswith("/") else "")
+
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         dst = self.path_of(target, key)
         size = path.stat().st_size

@@ -41,6 +41,10 @@ class Store(Protocol):
     max_name_bytes: int
     """The longest ``/``-separated part of a key it takes (a file system's file name)."""
 
+    def location(self, target: Target, key: str) -> str:
+        """Where a key is, as people and tools name it (``s3://bucket/key`` or a path)."""
+        ...
+
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         """Store the file at ``path`` (and delete it locally); verify size and checksum."""
         ...

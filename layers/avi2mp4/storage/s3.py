@@ -177,6 +177,9 @@ class S3Store:
         self.buckets: dict[Target, str] = {"video": video_bucket, "image": image_bucket}
         self._said_no_checksum = False
 
+    def location(self, target: Target, key: str) -> str:
+        return f"s3://{self.buckets[target]}/{key}"
+
     def put_file(self, target: Target, key: str, path: Path, sha256: str) -> StoredObject:
         bucket = self.buckets[target]
         size = path.stat().st_size
