@@ -17,8 +17,8 @@ from avi2mp4.storage.port import SourceRef, Store
 
 
 def run_local_job(src: Path, out: Path, cfg: PipelineConfig | None = None, key: str | None = None) -> JobResult:
-    """Run one source through the one pass with a LocalStore under ``out``."""
-    source = SourceRef(key=key or src.name, size=src.stat().st_size)
+    """Run one source through the one pass with a LocalStore under ``out``, as the CLI names it."""
+    source = LocalSource(src, key or src.name).current()
     return run_job(src, source, LocalStore(out), cfg or PipelineConfig())
 
 

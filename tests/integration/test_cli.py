@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def test_folder_batch_keeps_going_past_bad_files(tmp_path: Path) -> None:
     assert any("EmptyFile" in r and "empty.avi" in r for r in rejected)
     assert any("UnreadableVideo" in r and "download.avi" in r for r in rejected)
     assert "\r" not in proc.stderr, "no progress bar when stderr is not a terminal"
+    assert re.fullmatch(r"2 converted, 2 rejected, 0 failed in \d+ s", proc.stderr.splitlines()[-1]), proc.stderr
     assert (out / "video-mp4" / "site 1" / "cam A.mp4").is_file()
     assert (out / "video-mp4" / "site 1" / "cam A.manifest.json").is_file()
     assert (out / "unlabeled-images" / "site 1" / "cam A" / "cam A_f000020.jpg").is_file()
@@ -89,3 +91,42 @@ def test_core_never_imports_boto3() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"the media core pulled in AWS modules: {proc.stdout}{proc.stderr}"
+
+
+def test_what_is_already_converted_is_skipped_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    src = make(tmp_path / "in" / "a.avi", *lavfi_video(1.0), "-c:v", "mjpeg")
+    make(tmp_path / "in" / "b.avi", *lavfi_video(0.5), "-c:v", "mjpeg")
+    out = tmp_path / "out"
+    assert run("convert", tmp_path / "in", "--out", out).returncode == 0
+    clip = out / "video-mp4" / "a.mp4"
+    first = clip.stat().st_mtime_ns
+
+    again = run("convert", tmp_path / "in", "--out", out)
+
+    assert again.returncode == 0, again.stderr
+    assert [line.split(":")[0] for line in again.stdout.splitlines()] == [f"skipped {tmp_path}/in/a.avi",
+                                                                           f"skipped {tmp_path}/in/b.avi"]  # fmt: skip
+    assert "--force" in again.stdout and clip.stat().st_mtime_ns == first
+    assert re.fullmatch(r"0 converted, 0 rejected, 0 failed, 2 skipped \(already converted\) in \d+ s",
+                        again.stderr.splitlines()[-1]), again.stderr  # fmt: skip
+    # Another setting, a changed file, a missing output, or --force: converted again.
+    assert run("convert", src, "--out", out, "--frame-step", "5").stdout.startswith("ok ")
+    assert run("convert", src, "--out", out, "--frame-step", "5").stdout.startswith("skipped ")
+    make(src, *lavfi_video(1.2), "-c:v", "mjpeg")
+    assert run("convert", src, "--out", out, "--frame-step", "5").stdout.startswith("ok ")
+    next((out / "unlabeled-images" / "a").glob("*.jpg")).unlink()
+    assert run("convert", src, "--out", out, "--frame-step", "5").stdout.startswith("ok ")
+    assert run("convert", src, "--out", out, "--frame-step", "5", "--force").stdout.startswith("ok ")
+
+
+def test_warnings_are_spelled_out_on_the_result(tmp_path: Path) -> None:
+    src = make(tmp_path / "cam.avi", *lavfi_video(1.0), "-f", "lavfi", "-i", "sine=sample_rate=11024:duration=1",
+               "-c:v", "mjpeg", "-c:a", "pcm_s16le")  # fmt: skip
+
+    proc = run("convert", src, "--out", tmp_path / "out")
+
+    assert proc.returncode == 0, proc.stderr
+    first, *rest = proc.stdout.splitlines()
+    assert " warnings=1 " in first
+    assert rest == ["  warning: audio resampled from 11024 Hz to 11025 Hz, the nearest rate AAC carries"]

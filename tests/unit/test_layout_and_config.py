@@ -57,7 +57,7 @@ def test_progress_bar_shows_file_share_eta_and_speed_in_place() -> None:
     bar(Progress(frames=1500, seconds=60.0, expected_seconds=120.0))
     drawn = out.getvalue()
     last = drawn.split("\r")[-1]
-    assert last.startswith("rec.avi (3/12)  50%|") and "60/120 s [" in last and "<" in last and "s/s]" in last
+    assert last.startswith("rec.avi (3/12)  50%|") and "60/120 s [" in last and "<" in last and "x real time]" in last
     assert "\n" not in drawn, "redrawn in place, never a new line"
     assert all(len(line.rstrip()) <= 80 for line in drawn.split("\r")), "never wider than the terminal"
     bar.clear()

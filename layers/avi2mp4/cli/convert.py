@@ -8,20 +8,23 @@ import logging
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from ..conversion.one_pass import JobResult
 from ..conversion.outcome import Converted, Outcome, Rejected
 from ..conversion.owner import Conversion
 from ..conversion.pool import PoolClipRunner
 from ..conversion.ports import Runtime
-from ..errors import ConfigError, OutputConflict
+from ..errors import Avi2Mp4Error, ConfigError, OutputConflict, StorageError
 from ..outputs.names import OutputLayout, is_avi
 from ..settings import PipelineConfig
-from ..storage.local import LocalSource, LocalStore
+from ..storage.local import LocalSource, LocalStore, file_sha256
+from ..storage.port import Target
 from .progress import ProgressBar
 
 log = logging.getLogger("avi2mp4")
@@ -85,16 +88,75 @@ def find_inputs(paths: Sequence[Path]) -> Iterator[Input]:
             yield Input(path, path.name)
 
 
+@dataclass
+class Tally:
+    """What a batch did, for its last line: ``41 converted, 9 rejected, 0 failed in 47 s``."""
+
+    converted: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def count(self, exc: BaseException | None = None, rejected: bool = False) -> None:
+        """A failure: ``rejected`` (bad input, a retry cannot help) or failed (it may)."""
+        is_final = rejected or (isinstance(exc, Avi2Mp4Error) and not exc.retryable)
+        if is_final:
+            self.rejected += 1
+        else:
+            self.failed += 1
+
+    @property
+    def failures(self) -> int:
+        return self.rejected + self.failed
+
+    def line(self) -> str:
+        skipped = f", {self.skipped} skipped (already converted)" if self.skipped else ""
+        return (f"{self.converted} converted, {self.rejected} rejected, {self.failed} failed{skipped} "
+                f"in {time.monotonic() - self.started:.0f} s")  # fmt: skip
+
+
+def already_converted(store: LocalStore, item: Input, cfg: PipelineConfig) -> str | None:
+    """The manifest of ``item`` if the outputs under ``--out`` are of exactly this file (size and
+    SHA-256) with these settings, and every output it lists is still there; else None."""
+    layout = OutputLayout.for_key(item.key)
+    try:
+        data = store.get_bytes("video", layout.manifest_key)
+        manifest = json.loads(data) if data else None
+    except (OSError, ValueError, StorageError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    source = manifest.get("source") or {}
+    try:
+        size = item.path.stat().st_size
+    except OSError:
+        return None
+    if source.get("size") != size or manifest.get("settings") != json.loads(json.dumps(cfg.as_dict())):
+        return None
+    listed: list[tuple[Target, dict[str, Any]]] = [
+        *(("video", row) for row in [*manifest.get("clips", []), *manifest.get("review_sheets", [])]),
+        *(("image", row) for row in manifest.get("frames", [])),
+    ]
+    for target, row in listed:
+        path = store.path_of(target, str(row.get("key", "")))
+        if not path.is_file() or path.stat().st_size != row.get("bytes"):
+            return None
+    if source.get("etag") != file_sha256(item.path):  # last: it reads the whole file
+        return None
+    return store.location("video", layout.manifest_key)
+
+
 def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     require_writable(args.out)
     stop = SignalStop()
     store = LocalStore(args.out)
-    failures = 0
+    tally = Tally()
     for missing in [p for p in args.inputs if not p.exists()]:
-        failures += 1
+        tally.count(rejected=True)
         _report_failure(Input(missing, missing.name), FileNotFoundError("no such file or folder"), args.json)
     inputs = list(find_inputs([p for p in args.inputs if p.exists()]))
-    if not inputs and not failures:
+    if not inputs and not tally.failures:
         print("avi2mp4: no .avi files found in the folders given", file=sys.stderr)
         return EXIT_REJECTED
     show_bar = sys.stderr.isatty() and not args.no_progress and not args.json
@@ -102,10 +164,14 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     for number, item in enumerate(inputs):
         owner = owners.setdefault(OutputLayout.for_key(item.key), item)
         if owner is not item:
-            failures += 1
+            tally.count(rejected=True)
             _report_failure(item, OutputConflict(f"its outputs would replace those of {shown(owner.path)} "
                                                  "(same output names): rename it or convert it into another --out"),
                             args.json)  # fmt: skip
+            continue
+        if not args.force and (manifest := already_converted(store, item, cfg)) is not None:
+            tally.skipped += 1
+            _report_skipped(item, manifest, args.json)
             continue
         bar = ProgressBar(shown(item.key), position=(number + 1, len(inputs))) if show_bar else None
         try:
@@ -116,7 +182,7 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
                   f"{number} of {len(inputs)} inputs done", file=sys.stderr)  # fmt: skip
             return 128 + why.signum
         except Exception as exc:  # one bad file must not end the batch: a typed one-line rejection
-            failures += 1
+            tally.count(exc)
             log.debug("conversion of %s failed", item.path, exc_info=True)
             _report_failure(item, exc, args.json)
             continue
@@ -124,11 +190,14 @@ def run_convert(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             if bar is not None:
                 bar.clear()
         if isinstance(outcome, Converted) and outcome.job is not None:
+            tally.converted += 1
             _report_success(item, outcome.job, args.json)
         else:
-            failures += 1
+            tally.count(rejected=isinstance(outcome, Rejected))
             _report_outcome(item, outcome, args.json)
-    return EXIT_REJECTED if failures else EXIT_OK
+    if len(inputs) > 1 or tally.skipped:
+        print(tally.line(), file=sys.stderr)
+    return EXIT_REJECTED if tally.failures else EXIT_OK
 
 
 def convert_one(item: Input, store: LocalStore, cfg: PipelineConfig, jobs: int, bar: ProgressBar | None,
@@ -173,6 +242,14 @@ def _report_outcome(item: Input, outcome: Outcome, as_json: bool) -> None:
         print(f"rejected {shown(item.path)}: {error}: {reason}", file=sys.stderr)
 
 
+def _report_skipped(item: Input, manifest: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"input": shown(item.path), "status": "skipped", "manifest": shown(manifest)}))
+    else:
+        print(f"skipped {shown(item.path)}: already converted, its manifest matches the file and the settings "
+              f"({shown(manifest)}); --force converts it again")  # fmt: skip
+
+
 def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
     r = job.result
     dead: dict[str, int] = {}
@@ -200,4 +277,5 @@ def _report_success(item: Input, job: JobResult, as_json: bool) -> None:
     print(f"ok {shown(item.path)} clips={len(job.clips)} frames={r.frames_decoded} "
           f"duration={r.duration_seconds:.2f}s jpegs={len(job.images)} dead={dead_text} "
           f"decode_errors={r.decode_errors} warnings={len(r.warnings)} time={job.seconds:.1f}s "
-          f"manifest={shown(job.manifest_object.location)}")  # fmt: skip
+          f"manifest={shown(job.manifest_object.location)}"
+          + "".join(f"\n  warning: {shown(w)}" for w in r.warnings))  # fmt: skip

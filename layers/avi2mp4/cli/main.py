@@ -21,7 +21,7 @@ from .convert import run_convert, shown
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 COMMANDS_GROUP = "avi2mp4.commands"
-EPILOG = "exit codes: 0 all converted, 1 some inputs rejected, 2 usage error"
+EPILOG = "exit codes: 0 all converted (or skipped), 1 some inputs rejected or failed, 2 usage error"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "recordings that are short or cannot be cut exactly take one pass")  # fmt: skip
     convert.add_argument("--json", action="store_true", help="print one JSON object per video")
     convert.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    convert.add_argument("--force", action="store_true",
+                         help="convert inputs again whose outputs under --out are already of exactly this file "
+                              "(size and SHA-256) with these settings (skipped by default)")  # fmt: skip
     convert.set_defaults(run=lambda args: run_convert(args, config_from_args(args)))
 
     plugins = {ep.name: ep for ep in reversed(list(entry_points(group=COMMANDS_GROUP)))}  # the first one wins

@@ -10,14 +10,14 @@ from tqdm import tqdm
 
 from ..pipeline import Progress
 
-# Media seconds done / expected, with the speed as a multiple of real time ("3.1s/s" = 3.1x).
-BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}, {rate_fmt}]"
+# Media seconds done / expected, with the speed in words: "3.1x real time" (the postfix).
+BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
 SHORT_FORMAT = BAR_FORMAT.replace(":.0f}", ":.1f}")  # under 10 s: tenths
-UNKNOWN_FORMAT = "{desc} {n:.0f} s [{elapsed}, {rate_fmt}]"
+UNKNOWN_FORMAT = "{desc} {n:.0f} s [{elapsed}{postfix}]"
 
 
 class ProgressBar:
-    """One file's bar: ``rec.avi (3/12)  42%|████      | 50/120 s [00:16<00:23, 3.1s/s]``."""
+    """One file's bar: ``rec.avi (3/12)  42%|████      | 50/120 s [00:16<00:23, 3.1x real time]``."""
 
     def __init__(self, name: str, stream: TextIO = sys.stderr, position: tuple[int, int] = (1, 1),
                  width: int | None = None, refresh_seconds: float = 0.2) -> None:  # fmt: skip
@@ -39,6 +39,9 @@ class ProgressBar:
         # Headers lie: never let the bar run past its end (or backwards).
         target = min(p.seconds, total) if total else p.seconds
         if target > self._bar.n:
+            elapsed = self._bar.format_dict["elapsed"]
+            if elapsed > 0:  # tqdm adds ", " before a postfix
+                self._bar.set_postfix_str(f"{target / elapsed:.1f}x real time", refresh=False)
             self._bar.update(target - self._bar.n)
 
     def clear(self) -> None:

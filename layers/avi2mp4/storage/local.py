@@ -17,6 +17,14 @@ from ..errors import SourceGone, StorageError, VerificationError
 from .port import SourceRef, StoredObject, Target
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class LocalSource:
     """A file given to the CLI, known to users as ``key`` (its path below the folder given). It is
@@ -30,8 +38,10 @@ class LocalSource:
         return str(self.path)
 
     def current(self) -> SourceRef:
+        """The file as it is now; its "ETag" is its SHA-256 (names exactly the bytes converted, so
+        ``convert`` can tell a file it already converted from one changed since)."""
         try:
-            return SourceRef(key=self.key, size=self.path.stat().st_size)
+            return SourceRef(key=self.key, size=self.path.stat().st_size, etag=file_sha256(self.path))
         except FileNotFoundError as exc:
             raise SourceGone(f"{self.path} does not exist") from exc
 
