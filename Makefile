@@ -11,7 +11,7 @@ CHECKOV := .tools/checkov/bin/checkov
 UV := $(VENV)/bin/uv
 LOCK := $(UV) pip compile --quiet --generate-hashes --no-strip-extras --custom-compile-command "make lock"
 
-.PHONY: setup demo test lint format bench validate clean lock
+.PHONY: setup demo sandbox test lint format bench validate clean lock
 
 setup: $(VENV)/.installed-$(IMAGE_PYTHON)
 
@@ -28,6 +28,9 @@ $(VENV)/.installed-$(IMAGE_PYTHON): requirements-dev.txt layers/requirements.txt
 
 demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a generated AVI
 	$(VENV)/bin/avi2mp4 demo
+
+sandbox: setup ## the stack on loopback until Ctrl-C, for backfill, redrive and invoke (README "Operations")
+	$(VENV)/bin/avi2mp4 sandbox
 
 test: setup lint ## lint, type-check, then every test (unit + integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -75,4 +78,4 @@ bench: setup ## speed and memory against the ffmpeg CLI, measured in the same ru
 	$(PY) bench/bench_deadframes.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam demo-output

@@ -34,11 +34,11 @@ FAKE_CREDENTIALS = {
 class LocalAws:
     """A moto server on 127.0.0.1 (a free port), with helpers to make buckets and the table."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.endpoint = ""
 
     def __enter__(self) -> LocalAws:

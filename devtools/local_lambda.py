@@ -15,14 +15,16 @@ from urllib.parse import unquote
 from devtools.local_aws import local_context
 
 Handler = Callable[[dict[str, Any]], Any]
+FailureDestination = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
 
 class LocalLambda:
     """``routes`` maps function names to handlers (the state machine's functions); any other name
-    runs ``handler.app.lambda_handler``."""
+    runs ``handler.app.lambda_handler``. ``on_failure(function, event, error)`` hears of each
+    asynchronous invoke that failed, as Lambda's on-failure destination would."""
 
-    def __init__(self, routes: dict[str, Handler] | None = None) -> None:
-        self.routes = routes or {}
+    def __init__(self, routes: dict[str, Handler] | None = None, on_failure: FailureDestination | None = None) -> None:
+        self.routes, self.on_failure = routes or {}, on_failure
         self.invocations: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -52,6 +54,8 @@ class LocalLambda:
                     error = None
                 except Exception as exc:  # Lambda reports a function error in a header
                     result, error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}, "Unhandled"
+                if error and asynchronous and local.on_failure is not None:
+                    local.on_failure(name, event, result)
                 body = b"" if asynchronous else json.dumps(result).encode()
                 self.send_response(202 if asynchronous else 200)
                 if error and not asynchronous:

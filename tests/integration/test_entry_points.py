@@ -76,18 +76,55 @@ def test_configuration_error_names_the_variable(lambda_env: dict[str, str], monk
         app.lambda_handler(load_event("put.json"), local_context())
 
 
+def _invoke_on(sample: str, src: Path, aws: LocalAws, lambda_env: dict[str, str],
+               *flags: str) -> tuple[Path, subprocess.CompletedProcess[str]]:  # fmt: skip
+    """``avi2mp4 invoke`` on the sample event ``sample`` naming ``src``, uploaded to the source bucket."""
+    path = src.with_suffix(".event.json")
+    path.write_text(json.dumps(upload_for(load_event(sample), aws, lambda_env["SOURCE_BUCKET"], src)))
+    proc = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", str(path), *flags], capture_output=True,
+                          text=True, env={**os.environ, **lambda_env}, timeout=120, check=False)  # fmt: skip
+    return path, proc
+
+
 def test_invoke_command(aws: LocalAws, lambda_env: dict[str, str], tmp_path: Path) -> None:
     src = make(tmp_path / "s.avi", *lavfi_video(0.4), "-c:v", "mjpeg")
-    event = upload_for(load_event("two-records.json"), aws, lambda_env["SOURCE_BUCKET"], src)
-    path = tmp_path / "event.json"
-    path.write_text(json.dumps(event))
 
-    proc = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", str(path)], capture_output=True,
-                          text=True, env={**os.environ, **lambda_env}, timeout=120, check=False)  # fmt: skip
+    path, proc = _invoke_on("two-records.json", src, aws, lambda_env)
 
     assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout[proc.stdout.index('{\n  "done"') :])
-    assert [d["key"] for d in result["done"]] == ["cams/a.avi", "cams/b.avi"]
+    bucket, video = lambda_env["SOURCE_BUCKET"], lambda_env["VIDEO_BUCKET"]
+    assert proc.stdout.splitlines() == [
+        f"converted s3://{bucket}/cams/a.avi: s3://{video}/cams/a.manifest.json",
+        f"converted s3://{bucket}/cams/b.avi: s3://{video}/cams/b.manifest.json",
+        "converted 2",
+    ]
+    assert "{" not in proc.stderr, "the function's JSON logs only with -v"
+    verbose = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", str(path), "-v", "--json"],
+                             capture_output=True, text=True, env={**os.environ, **lambda_env}, timeout=120,
+                             check=False)  # fmt: skip
+    assert verbose.returncode == 0, verbose.stderr
+    assert [d["status"] for d in json.loads(verbose.stdout)["done"]] == ["converted"] * 2  # the idempotent answer
+    assert any(json.loads(line).get("message") == "done" for line in verbose.stderr.splitlines() if line[:1] == "{")
+
+
+def test_invoke_says_what_was_rejected_and_exits_non_zero(aws: LocalAws, lambda_env: dict[str, str],
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+
+    _, proc = _invoke_on("put.json", empty, aws, lambda_env)
+
+    assert proc.returncode == 1, proc.stderr
+    first, summary = proc.stdout.splitlines()
+    assert first.startswith(f"rejected s3://{lambda_env['SOURCE_BUCKET']}/") and "EmptyFile" in first
+    assert summary == "rejected 1"
+
+
+def test_invoke_says_once_what_setting_is_missing(aws: LocalAws, lambda_env: dict[str, str]) -> None:
+    env = {k: v for k, v in {**os.environ, **lambda_env}.items() if k != "IDEMPOTENCY_TABLE"}
+    proc = subprocess.run([sys.executable, "-m", "avi2mp4", "invoke", "events/put.json"], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.strip() == "avi2mp4: IDEMPOTENCY_TABLE is not set", proc.stderr
 
 
 def test_invoke_refuses_real_aws_without_consent(tmp_path: Path) -> None:
@@ -111,4 +148,4 @@ def test_invoke_takes_per_service_endpoints(aws: LocalAws, lambda_env: dict[str,
 
     assert proc.returncode == 0, proc.stderr
     assert "real AWS" not in proc.stderr
-    assert '"status": "converted"' in proc.stdout
+    assert proc.stdout.startswith("converted s3://")
