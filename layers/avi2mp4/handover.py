@@ -41,6 +41,8 @@ class KeptFrame:
     """Variance of the Laplacian of its luma thumbnail (``labeling.judgements.sharpness``)."""
     change: np.ndarray | None = field(default=None, compare=False, repr=False)
     """Its coarse picture (``labeling.judgements.change_thumbnail``) when --min-change is on."""
+    pixels_md5: str = ""
+    """MD5 of the written JPEG's decoded pixels (CVAT's checksum of an image)."""
 
 
 @dataclass(frozen=True)

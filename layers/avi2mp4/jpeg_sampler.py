@@ -3,6 +3,8 @@ near-duplicates), the JPEG written and handed over, and every sampled frame on t
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +37,10 @@ class JpegSampler:
         self.matrix = matrix
         self.judge = make_judge(cfg)
         self.pending: dict[int, tuple[float, VideoFrame]] = {}
-        self.kept: list[KeptFrame] = []
+        self.kept: dict[int, KeptFrame] = {}
+        """By frame index; complete once ``finish`` returned (each JPEG's pixel checksum then known)."""
+        start = facts.recorded_at
+        self.recorded_at = dt.datetime.fromisoformat(start) if start else None
         self.dead: list[DeadFrame] = []
         self.review = (ReviewPages(workdir, cfg.clip_seconds, facts.width, facts.height, page_of)
                        if cfg.review_sheet else None)  # fmt: skip
@@ -86,12 +91,13 @@ class JpegSampler:
             return
         if change is not None:
             self.last_change = change
-        self.writer.write(
-            verdict.index, self.workdir / f"frame-{verdict.index:06d}.jpg", jpeg_pixels(frame, self.matrix)
-        )
-        self.kept.append(KeptFrame(verdict.index, seconds, round(crisp, 2), change))
+        self.kept[verdict.index] = KeptFrame(verdict.index, seconds, round(crisp, 2), change)
+        taken = self.recorded_at + dt.timedelta(seconds=seconds) if self.recorded_at is not None else None
+        path = self.workdir / f"frame-{verdict.index:06d}.jpg"
+        self.writer.write(verdict.index, path, jpeg_pixels(frame, self.matrix), taken)
 
-    def _written(self, index: int, path: Path) -> None:
+    def _written(self, index: int, path: Path, pixels_md5: str) -> None:
+        self.kept[index] = dataclasses.replace(self.kept[index], pixels_md5=pixels_md5)
         self.on_output(describe_file("jpeg", index, path))
 
     def _labeling_reason(self, crisp: float, change: np.ndarray | None) -> str | None:

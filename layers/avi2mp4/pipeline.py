@@ -253,7 +253,7 @@ class _Driver:
             audio_end = decoded.first_audio_sample + decoded.audio_samples
         return PassResult(
             facts=self.facts, clips=clips,
-            jpegs=sorted(self.jpegs.kept, key=lambda f: f.index),
+            jpegs=sorted(self.jpegs.kept.values(), key=lambda f: f.index),
             dead_frames=sorted(self.jpegs.dead, key=lambda d: d.index),
             frames=self.own, decode_errors=decoded.errors.count, error_messages=decoded.errors.messages,
             steps=dict(self.steps), last_pts=self.last_pts or 0, audio_end=audio_end,

@@ -60,7 +60,7 @@ def test_json_output_and_options(tmp_path: Path) -> None:
     assert manifest["settings"]["x264_crf"] == 30 and manifest["settings"]["frame_step"] == 25
     assert summary["clip_paths"] == [c["location"] for c in manifest["clips"]]
     assert all(Path(p).is_file() for p in summary["clip_paths"])
-    assert sorted(Path(summary["jpeg_folder"]).iterdir()) == sorted(Path(f["location"]) for f in manifest["frames"])
+    assert sorted(Path(summary["jpeg_folder"]).glob("*.jpg")) == sorted(Path(f["location"]) for f in manifest["frames"])
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

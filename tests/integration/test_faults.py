@@ -72,6 +72,7 @@ def assert_rule(stack: Stack, key: str) -> str:
     listed = {(video, c["key"]): (c["bytes"], c["sha256"]) for c in manifest["clips"]}
     listed |= {(video, r["key"]): (r["bytes"], r["sha256"]) for r in manifest["review_sheets"]}
     listed |= {(image, f["key"]): (f["bytes"], f["sha256"]) for f in manifest["frames"]}
+    listed |= {(image, t["key"]): (t["bytes"], t["sha256"]) for t in manifest["labeling_tools"].values()}
     for (bucket, output), (size, sha256) in listed.items():
         data = _body(stack, bucket, output)
         assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha256), f"{output} is not what was listed"

@@ -25,7 +25,8 @@ def avi(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 EXPECTED_VIDEO = (["cams/rec.manifest.json"] + [f"cams/rec_part{i:03d}.mp4" for i in range(3)]
                   + [f"cams/rec_review{i:03d}.jpg" for i in range(3)])  # fmt: skip
-EXPECTED_IMAGES = [f"cams/rec/rec_f{i:06d}.jpg" for i in range(0, 75, 10)]
+EXPECTED_IMAGES = sorted([f"cams/rec/rec_f{i:06d}.jpg" for i in range(0, 75, 10)]
+                         + ["cams/rec/label-studio-tasks.json", "cams/rec/manifest.jsonl"])  # fmt: skip
 
 
 def test_upload_converts_verifies_and_deletes_source(stack: Stack, avi: Path, tmp_path: Path) -> None:

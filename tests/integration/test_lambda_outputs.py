@@ -29,7 +29,7 @@ def manifest_listing(stack: Stack, key: str) -> tuple[set[str], set[str]]:
     body = stack.s3.get_object(Bucket=stack.settings.video_bucket, Key=key)["Body"].read()
     data = json.loads(body)
     video = {c["key"] for c in data["clips"]} | {r["key"] for r in data["review_sheets"]} | {key}
-    return video, {f["key"] for f in data["frames"]}
+    return video, {f["key"] for f in data["frames"]} | {t["key"] for t in data["labeling_tools"].values()}
 
 
 def test_extension_case_twins_do_not_share_outputs(stack: Stack, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_a_shorter_reupload_replaces_every_output(stack: Stack, tmp_path: Path) 
     video, images = manifest_listing(stack, "cam/rec.manifest.json")
     assert set(stack.keys(stack.settings.video_bucket)) == video == {"cam/rec.mp4", "cam/rec.manifest.json",
                                                                       "cam/rec.review.jpg"}  # fmt: skip
-    assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3
+    assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3 + 2  # JPEGs, tool files
 
 
 @pytest.mark.parametrize("key", ["cam/a\x01b.avi", "cam/c\rd.avi", "cam/e\x1b[31mf.avi"])
@@ -75,7 +75,7 @@ def test_keys_with_control_characters_convert_and_rerun_cleanly(stack: Stack, tm
     manifest = key.removesuffix(".avi") + ".manifest.json"
     video, images = manifest_listing(stack, manifest)
     assert set(stack.keys(stack.settings.video_bucket)) == video and len(video) == 3
-    assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3
+    assert set(stack.keys(stack.settings.image_bucket)) == images and len(images) == 3 + 2  # JPEGs, tool files
 
 
 def test_a_failure_before_the_manifest_leaves_nothing_under_a_control_character_name(

@@ -27,7 +27,7 @@ def outputs(out: Path) -> set[str]:
 
 def listed(manifest: Path, out: Path) -> set[str]:
     data = json.loads(manifest.read_text())
-    rows = [*data["clips"], *data["frames"], *data["review_sheets"]]
+    rows = [*data["clips"], *data["frames"], *data["review_sheets"], *data["labeling_tools"].values()]
     return {Path(r["location"]).relative_to(out).as_posix() for r in rows} | {manifest.relative_to(out).as_posix()}
 
 
@@ -42,11 +42,11 @@ def test_same_named_sources_never_share_outputs(tmp_path: Path) -> None:
 
     assert proc.returncode == 1
     assert proc.stdout.count("\nok ") + proc.stdout.startswith("ok ") == 1
-    (rejected,) = proc.stderr.strip().splitlines()
+    (rejected,) = [line for line in proc.stderr.splitlines() if line.startswith("rejected ")]
     assert rejected.startswith(f"rejected {second}: OutputConflict:") and str(first) in rejected
     manifest = json.loads((out / "video-mp4" / "MOVI0001.manifest.json").read_text())
     assert manifest["source"]["frames_decoded"] == 25, "the first camera's outputs, untouched"
-    assert len(list((out / "unlabeled-images" / "MOVI0001").iterdir())) == 3
+    assert len(list((out / "unlabeled-images" / "MOVI0001").glob("*.jpg"))) == 3
 
 
 def test_extension_case_twins_in_a_folder_and_across_runs(tmp_path: Path) -> None:
@@ -70,13 +70,13 @@ def test_a_rerun_leaves_exactly_what_its_manifest_lists(tmp_path: Path) -> None:
     first = convert(src, "--out", out, "--clip-seconds", "1", "--split-after", "2", "--frame-step", "2")
     assert first.returncode == 0, first.stderr
     assert (out / "video-mp4" / "rec_part004.mp4").is_file()
-    assert len(outputs(out)) == 5 + 63 + 5 + 1  # clips, JPEGs, a review page per clip, the manifest
+    assert len(outputs(out)) == 5 + 63 + 5 + 1 + 2  # clips, JPEGs, a review page per clip, the manifest, tool files
 
     again = convert(src, "--out", out, "--frame-step", "25")  # whole, 5 JPEGs
 
     assert again.returncode == 0, again.stderr
     assert outputs(out) == listed(manifest, out)
-    assert len(outputs(out)) == 1 + 5 + 1 + 1  # the video, JPEGs, one review page, the manifest
+    assert len(outputs(out)) == 1 + 5 + 1 + 1 + 2  # the video, JPEGs, one review page, the manifest, tool files
 
 
 def test_an_interrupted_rerun_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_a_source_named_like_anothers_clip_keeps_to_its_own_names(tmp_path: Path
     out = tmp_path / "out"
 
     for order in ([inbox / "rec.avi", inbox / "rec_part000.avi"], [inbox / "rec_part000.avi", inbox / "rec.avi"]):
-        proc = convert(*order, "--out", out, "--clip-seconds", "1", "--split-after", "2")
+        proc = convert(*order, "--out", out, "--clip-seconds", "1", "--split-after", "2", "--force")
         assert proc.returncode == 0 and proc.stdout.count("ok ") == 2, proc.stderr
 
         video = out / "video-mp4"

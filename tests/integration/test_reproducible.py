@@ -36,15 +36,23 @@ def _corpus(d: Path) -> list[Path]:
 
 
 def _fingerprint(root: Path) -> dict[str, str]:
-    """Every output's SHA-256; manifests with their locations (this run's folder) left out."""
+    """Every output's SHA-256; manifests and Label Studio's tasks with their locations (this run's
+    folder) left out."""
     found = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
         if path.name.endswith(".manifest.json"):
             manifest = json.loads(data)
-            for row in [*manifest["clips"], *manifest["frames"], *manifest["review_sheets"]]:
+            for row in [*manifest["clips"], *manifest["frames"], *manifest["review_sheets"],
+                        *manifest["labeling_tools"].values()]:  # fmt: skip
                 row.pop("location")
+            manifest["labeling_tools"].get("label_studio_tasks", {}).pop("sha256", None)
             data = json.dumps(manifest, sort_keys=True).encode()
+        elif path.name == "label-studio-tasks.json":
+            tasks = json.loads(data)
+            for task in tasks:
+                task["data"]["image"] = task["data"]["clip"] = None
+            data = json.dumps(tasks).encode()
         found[path.relative_to(root).as_posix()] = hashlib.sha256(data).hexdigest()
     return found
 

@@ -21,7 +21,7 @@ from ..conversion.owner import Conversion
 from ..conversion.pool import PoolClipRunner
 from ..conversion.ports import Runtime
 from ..errors import Avi2Mp4Error, ConfigError, OutputConflict, StorageError
-from ..outputs.names import OutputLayout, is_avi
+from ..outputs.names import OutputLayout, display_key, is_avi
 from ..settings import PipelineConfig
 from ..storage.local import LocalSource, LocalStore, file_sha256
 from ..storage.port import Target
@@ -132,7 +132,9 @@ def already_converted(store: LocalStore, item: Input, cfg: PipelineConfig) -> st
         size = item.path.stat().st_size
     except OSError:
         return None
-    if source.get("size") != size or manifest.get("settings") != json.loads(json.dumps(cfg.as_dict())):
+    if source.get("key") != display_key(item.key) or source.get("size") != size:
+        return None  # another source's (names that map to the same outputs), or another file
+    if manifest.get("settings") != json.loads(json.dumps(cfg.as_dict())):
         return None
     listed: list[tuple[Target, dict[str, Any]]] = [
         *(("video", row) for row in [*manifest.get("clips", []), *manifest.get("review_sheets", [])]),

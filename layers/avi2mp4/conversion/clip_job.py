@@ -115,7 +115,7 @@ def _file(stored: StoredObject | None) -> StoredFile | None:
 
 def _jpeg_row(kept: KeptFrame, stored: StoredObject) -> dict[str, Any]:
     row = {"frame_index": kept.index, "pts_seconds": kept.pts_seconds, "sharpness": kept.sharpness,
-           "key": stored.key, "size": stored.size, "sha256": stored.sha256}  # fmt: skip
+           "key": stored.key, "size": stored.size, "sha256": stored.sha256, "pixels_md5": kept.pixels_md5}  # fmt: skip
     if kept.change is not None:  # finish thins near-duplicates across clips (--min-change)
         row["change"] = encode_change(kept.change)
     return row

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +32,12 @@ from ..labeling.review_sheet import Layout, mark
 from ..media.clips import ClipFile
 from ..media.timing import played_rate
 from ..outputs import previous
+from ..outputs.labeling_tools import store_labeling_files
 from ..outputs.manifest import build_manifest
 from ..outputs.names import OutputLayout
 from ..pipeline import PipelineResult, header_mismatches, picture_end
 from ..settings import PipelineConfig
-from ..storage.port import Store
+from ..storage.port import Store, StoredObject
 from .clip_job import ClipReport, StoredFile, decode_change
 from .one_pass import JobResult
 from .plan import SEEK_MARGIN_FRAMES, Plan
@@ -165,11 +167,19 @@ def finish(plan: Plan, store: Store, cfg: PipelineConfig, now: Callable[[], floa
     result = _result(plan, reports)
     manifest = build_manifest(plan.source, result, clips, images, cfg,
                               {"path": "parallel", "clip_jobs": len(reports)}, reviews)  # fmt: skip
+    labeling: list[str] = []
+
+    def put_labeling(key: str, data: bytes) -> StoredObject:
+        labeling.append(key)
+        return store.put_bytes("image", key, data, hashlib.sha256(data).hexdigest(), "application/json")
+
+    store_labeling_files(put_labeling, layout, manifest)
     data = manifest.to_json()
     manifest_object = store.put_bytes("video", layout.manifest_key, data, hashlib.sha256(data).hexdigest(),
                                       "application/json")  # fmt: skip
     keep = {("video", o.key) for o in [*clips.values(), *reviews]} | {("image", o.key) for o in images.values()}
     keep.add(("video", layout.manifest_key))
+    keep.update(("image", key) for key in labeling)
     job = JobResult(
         source=plan.source, result=result, manifest=manifest, manifest_object=manifest_object,
         clips=[clips[r.clip] for r in reports], images=[images[f.index] for f in result.jpegs],
@@ -244,6 +254,8 @@ def _checked(layout: OutputLayout, cfg: PipelineConfig, clip: int, report: ClipR
             problems.append(f"a JPEG is named {row['key']}")
         elif not first <= index <= last or index % cfg.frame_step:
             problems.append(f"frame {index} is not a sampled frame of the clip")
+        elif not re.fullmatch(r"[0-9a-f]{32}", str(row.get("pixels_md5"))):
+            problems.append(f"the pixel checksum of frame {index} is not an MD5")
     for row in report.dead_frames:
         if not isinstance(row["frame_index"], int) or not first <= row["frame_index"] <= last:
             problems.append(f"dead frame {row['frame_index']} is not a frame of the clip")
@@ -332,7 +344,8 @@ def _result(plan: Plan, reports: list[ClipReport]) -> PipelineResult:
     return PipelineResult(
         facts=facts, fps=fps, frames_decoded=frames, duration_seconds=duration,
         clips=clips,
-        jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"], j["sharpness"]) for r in reports for j in r.jpegs],
+        jpegs=[KeptFrame(j["frame_index"], j["pts_seconds"], j["sharpness"], pixels_md5=j["pixels_md5"])
+               for r in reports for j in r.jpegs],
         dead_frames=[DeadFrame(d["frame_index"], d["reason"]) for r in reports for d in r.dead_frames],
         decode_errors=sum(r.decode_errors for r in reports), error_messages=messages,
         warnings=plan.warnings + header_mismatches(facts, frames, duration, audio_seconds), setup=plan.setup,

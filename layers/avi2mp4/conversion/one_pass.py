@@ -22,6 +22,7 @@ from typing import Any
 
 from ..media.passthrough import CopyNotPossible
 from ..outputs import previous
+from ..outputs.labeling_tools import store_labeling_files
 from ..outputs.manifest import Manifest, build_manifest
 from ..outputs.names import OutputLayout
 from ..pipeline import PipelineResult, ProgressHandler, StopCheck, process_video
@@ -90,6 +91,7 @@ def _run_job(src: Path, source: SourceRef, store: Store, cfg: PipelineConfig, *,
                 clips, images = outputs.stored("clip"), outputs.stored("jpeg")
                 reviews = [stored for _, stored in sorted(outputs.stored("review").items())]
                 manifest = build_manifest(source, result, clips, images, shown or cfg, conversion, reviews)
+                store_labeling_files(lambda key, data: outputs.put_json(key, data, "image"), layout, manifest)
                 manifest_object = outputs.put_json(layout.manifest_key, manifest.to_json())
             except BaseException:
                 outputs.undo(_everything_owned(store, layout))

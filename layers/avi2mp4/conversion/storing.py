@@ -71,9 +71,9 @@ class StoredOutputs:
         """What was stored of one kind, by clip number, frame index or page (waits for it)."""
         return {u.output.index: u.future.result() for u in self._uploads if u.output.kind == kind}
 
-    def put_json(self, key: str, data: bytes) -> StoredObject:
-        self._small.append(OwnedKey("video", key))
-        return self.store.put_bytes("video", key, data, hashlib.sha256(data).hexdigest(), "application/json")
+    def put_json(self, key: str, data: bytes, target: Target = "video") -> StoredObject:
+        self._small.append(OwnedKey(target, key))
+        return self.store.put_bytes(target, key, data, hashlib.sha256(data).hexdigest(), "application/json")
 
     @property
     def written(self) -> list[OwnedKey]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
 
 import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
-from PIL import Image
+from PIL import ExifTags, Image
 
 from ..media.colour import SMPTE170M, sws_matrix
 from ..media.picture import source_range
@@ -40,8 +42,25 @@ def jpeg_pixels(frame: VideoFrame, matrix: int = SMPTE170M) -> np.ndarray:
     return np.ascontiguousarray(rgb.to_ndarray())
 
 
-def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
-    """RGB pixels as a baseline JPEG (Pillow's encoder releases the GIL while it works)."""
+def jpeg_bytes(rgb: np.ndarray, quality: int, taken: dt.datetime | None = None) -> bytes:
+    """RGB pixels as a baseline JPEG (Pillow's encoder releases the GIL while it works); ``taken``:
+    when the frame was shown, by the camera's clock, as EXIF ``DateTimeOriginal`` (and its
+    milliseconds as ``SubSecTimeOriginal``)."""
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    extra = {"exif": exif_taken(taken).tobytes()} if taken is not None else {}
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, **extra)
     return buf.getvalue()
+
+
+def exif_taken(taken: dt.datetime) -> Image.Exif:
+    exif = Image.Exif()
+    ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    ifd[ExifTags.Base.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    ifd[ExifTags.Base.SubsecTimeOriginal] = f"{taken.microsecond // 1000:03d}"
+    return exif
+
+
+def pixels_md5(jpeg: bytes) -> str:
+    """MD5 of the JPEG's decoded pixels, as CVAT's dataset manifest checksums an image."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return hashlib.md5(image.tobytes(), usedforsecurity=False).hexdigest()

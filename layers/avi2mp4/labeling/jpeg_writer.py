@@ -9,31 +9,34 @@ written files are handed over on the caller's thread, in the order they were ask
 from __future__ import annotations
 
 import collections
+import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .jpeg import jpeg_bytes
+from .jpeg import jpeg_bytes, pixels_md5
 
 
-def _write(path: Path, rgb: np.ndarray, quality: int) -> Path:
-    path.write_bytes(jpeg_bytes(rgb, quality))
-    return path
+def _write(path: Path, rgb: np.ndarray, quality: int, taken: dt.datetime | None) -> tuple[Path, str]:
+    data = jpeg_bytes(rgb, quality, taken)
+    path.write_bytes(data)
+    return path, pixels_md5(data)
 
 
 class JpegWriter:
-    """``write(index, path, rgb)``; ``on_written(index, path)`` follows on the caller's thread from a
-    later ``write`` or from ``finish``; ``abort`` waits for what is under way and hands nothing over."""
+    """``write(index, path, rgb, taken)``; ``on_written(index, path, pixels_md5)`` follows on the
+    caller's thread from a later ``write`` or from ``finish``; ``abort`` waits for what is under way
+    and hands nothing over."""
 
-    def __init__(self, quality: int, on_written: Callable[[int, Path], None], depth: int = 4) -> None:
+    def __init__(self, quality: int, on_written: Callable[[int, Path, str], None], depth: int = 4) -> None:
         self.quality, self.on_written, self.depth = quality, on_written, depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avi2mp4-jpeg")
-        self._pending: collections.deque[tuple[int, Future[Path]]] = collections.deque()
+        self._pending: collections.deque[tuple[int, Future[tuple[Path, str]]]] = collections.deque()
 
-    def write(self, index: int, path: Path, rgb: np.ndarray) -> None:
-        self._pending.append((index, self._pool.submit(_write, path, rgb, self.quality)))
+    def write(self, index: int, path: Path, rgb: np.ndarray, taken: dt.datetime | None = None) -> None:
+        self._pending.append((index, self._pool.submit(_write, path, rgb, self.quality, taken)))
         self._hand_over(block=len(self._pending) > self.depth)
 
     def finish(self) -> None:
@@ -51,5 +54,5 @@ class JpegWriter:
         """Hand over the written files at the front of the line (the oldest at least, if ``block``)."""
         while self._pending and (block or self._pending[0][1].done()):
             index, future = self._pending.popleft()
-            self.on_written(index, future.result())  # a failed write raises here, on the caller's thread
+            self.on_written(index, *future.result())  # a failed write raises here, on the caller's thread
             block = False

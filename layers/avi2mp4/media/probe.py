@@ -6,6 +6,7 @@ only decides what *timeline* to use; frame counts and durations come from decodi
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import struct
@@ -22,6 +23,7 @@ from av.video.stream import VideoStream
 from ..errors import EmptyFile, NoVideoStream, ResourceLimit, UnreadableVideo, UnsupportedVideo
 from ..settings import PipelineConfig
 from .memory import too_big
+from .recorded_at import recorded_at
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class VideoFacts:
     header_rate: Fraction | None
     header_frames: int
     audio_codec: str | None
+    recorded_at: str | None = None
+    """When the recording started, by the camera's clock (``media.recorded_at``), ISO 8601, no zone."""
 
 
 MediaSource = Path | BinaryIO | io.RawIOBase
@@ -198,4 +202,9 @@ def video_facts(
         header_rate=Fraction(header_rate) if header_rate else None,
         header_frames=video.frames,
         audio_codec=audio.codec_context.name if audio is not None else None,
+        recorded_at=_iso(recorded_at({**container.metadata, **video.metadata})),
     )
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None

@@ -35,6 +35,9 @@ class Manifest:
     picture: dict[str, Any] = field(default_factory=dict)
     """What was done to the pictures and why: ``deinterlaced`` (and how that was decided), the
     MP4's ``colour`` (matrix, primaries, transfer, range, and a note on what was converted)."""
+    labeling_tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Files a labelling tool imports (``cvat_manifest``, ``label_studio_tasks``): key, location,
+    bytes, sha256; none when no JPEG was kept."""
     manifest_version: int = MANIFEST_VERSION
 
     def to_json(self) -> bytes:
@@ -75,6 +78,7 @@ def build_manifest(
             "frame_index": f.index,
             "pts_seconds": round(f.pts_seconds, 6),
             "sharpness": f.sharpness,
+            "pixels_md5": f.pixels_md5,
             "clip": next(i for lo, hi, i in clip_of_frame if lo <= f.index <= hi),
             "bytes": images[f.index].size,
             "sha256": images[f.index].sha256,
@@ -97,6 +101,7 @@ def build_manifest(
             "frames_decoded": result.frames_decoded,
             "duration_seconds": round(result.duration_seconds, 6),
             "audio_codec": facts.audio_codec,
+            "recorded_at": facts.recorded_at,
         },
         clips=clip_rows,
         frames=frame_rows,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 AVI_SUFFIX = ".avi"
+LABELING_FILES = ("manifest.jsonl", "label-studio-tasks.json")
+"""Files beside a video's JPEGs for labelling tools (``outputs.labeling_tools``)."""
 
 
 _LITERAL_ESCAPE = re.compile(r"%(?=[0-9A-Fa-f]{2})")
@@ -126,6 +128,11 @@ class OutputLayout:
     def image_folder(self) -> str:
         return self.key(f"{self.stem}/")
 
+    def labeling_key(self, name: str) -> str:
+        """A labelling tool's file beside the JPEGs (``outputs.labeling_tools``: one of ``LABELING_FILES``)."""
+        assert name in LABELING_FILES, name
+        return f"{self.image_folder}{name}"
+
     def longest_names(self) -> list[str]:
         """Each family of name at its longest (numbers as large as a recording can need)."""
         most = 10**6 - 1  # clips, pages: 6 digits cover a week of 1 s clips
@@ -150,7 +157,8 @@ class OutputLayout:
         """Whether ``key`` is a name this layout gives its outputs (clip, part, JPEG, manifest)."""
         stem = re.escape(self.stem)
         if target == "image":
-            return re.fullmatch(rf"{re.escape(self.image_folder)}{stem}_f\d{{6,}}\.jpg", key) is not None
+            files = "|".join(re.escape(name) for name in LABELING_FILES)
+            return re.fullmatch(rf"{re.escape(self.image_folder)}({stem}_f\d{{6,}}\.jpg|{files})", key) is not None
         names = (
             rf"{re.escape(self.prefix)}{stem}(\.mp4|_part\d{{3,}}\.mp4|\.manifest\.json|\.rejected\.json|\.claim\.json"
             r"|\.review\.jpg|_review\d{3,}\.jpg"
