@@ -7,6 +7,7 @@ PYTHON ?= $(shell python3 devtools/lambda_image.py find-python 2>/dev/null)
 PYTEST_ARGS ?= -n 2
 SAM := .tools/sam/bin/sam
 CHECKOV := .tools/checkov/bin/checkov
+LABEL_STUDIO := .tools/label-studio/bin/label-studio
 
 UV := $(VENV)/bin/uv
 LOCK := $(UV) pip compile --quiet --generate-hashes --no-strip-extras --custom-compile-command "make lock"
@@ -32,7 +33,7 @@ demo: setup ## the S3 -> Lambda flow on an embedded local S3 + DynamoDB, with a 
 sandbox: setup ## the stack on loopback until Ctrl-C, for backfill, redrive and invoke (README "Operations")
 	$(VENV)/bin/avi2mp4 sandbox
 
-test: setup lint ## lint, type-check, then every test (unit + integration)
+test: setup lint $(LABEL_STUDIO) ## lint, type-check, then every test (unit + integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup $(SAM) $(CHECKOV)
@@ -60,6 +61,14 @@ $(CHECKOV): requirements-checkov.txt
 	.tools/checkov/bin/pip install --quiet --require-hashes --no-deps -r requirements-checkov.txt && .tools/checkov/bin/pip check
 	touch $@
 
+# Label Studio (a test imports our task files with it) pins its own Django stack: a venv of its own,
+# on the image's Python.
+$(LABEL_STUDIO): requirements-labelstudio.txt
+	@test -n "$(PYTHON)" || python3 devtools/lambda_image.py find-python
+	$(PYTHON) -m venv .tools/label-studio
+	.tools/label-studio/bin/pip install --quiet --require-hashes --no-deps -r requirements-labelstudio.txt && .tools/label-studio/bin/pip check
+	touch $@
+
 # The .in files say what we choose; the .txt files are their locks (every transitive dependency, the
 # SHA-256 of every file), re-resolved here (needs the network). The image and the dev tools run the
 # image's Python; SAM CLI and checkov run on any Python 3 (3.10+), so theirs are universal.
@@ -68,6 +77,7 @@ lock: setup
 	$(LOCK) --python-version $(IMAGE_PYTHON) -c layers/requirements.txt -o requirements-dev.txt requirements-dev.in
 	$(LOCK) --universal --python-version 3.10 -o requirements-sam.txt requirements-sam.in
 	$(LOCK) --universal --python-version 3.10 -o requirements-checkov.txt requirements-checkov.in
+	$(LOCK) --python-version $(IMAGE_PYTHON) -o requirements-labelstudio.txt requirements-labelstudio.in
 
 format: setup
 	$(VENV)/bin/ruff format .

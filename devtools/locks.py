@@ -13,6 +13,7 @@ LOCKS = {
     "dev": ROOT / "requirements-dev.txt",
     "sam": ROOT / "requirements-sam.txt",
     "checkov": ROOT / "requirements-checkov.txt",
+    "labelstudio": ROOT / "requirements-labelstudio.txt",
 }
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
 

@@ -13,9 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import ExifTags, Image
 
 from avi2mp4.settings import PipelineConfig
@@ -128,3 +136,67 @@ def test_the_function_writes_them_beside_the_jpegs_in_the_bucket(stack: Stack, t
     assert sorted(t["data"]["image"] for t in tasks) == [f"s3://{image}/{k}" for k in jpegs]
     cvat = stack.s3.get_object(Bucket=image, Key="site/cam/manifest.jsonl")["Body"].read()
     assert [f"site/cam/{i['name']}.jpg" for i in _cvat_items(cvat)] == jpegs
+
+
+LABEL_STUDIO = Path(__file__).resolve().parents[2] / ".tools" / "label-studio" / "bin" / "label-studio"
+TOKEN = "avi2mp4-test-token"
+LABEL_CONFIG = ('<View><Image name="image" value="$image"/><Choices name="dead" toName="image">'
+                '<Choice value="fine"/><Choice value="dead"/></Choices></View>')  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Label Studio from PyPI (``make test`` installs it: requirements-labelstudio.txt), on loopback,
+    with a user whose API token the test knows; its URL."""
+    assert LABEL_STUDIO.is_file(), f"{LABEL_STUDIO} is missing: make .tools/label-studio/bin/label-studio"
+    data = tmp_path_factory.mktemp("label-studio")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HOME": str(data), "LABEL_STUDIO_BASE_DATA_DIR": str(data), "SENTRY_DSN": "",
+           "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false",
+           "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true"}  # fmt: skip
+    proc = subprocess.Popen([str(LABEL_STUDIO), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port",
+                             str(port), "--data-dir", str(data), "--username", "test@example.com", "--password",
+                             "avi2mp4-test", "--user-token", TOKEN], stdout=(data / "server.log").open("w"),
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240  # migrations on a first start take ~40 s here
+        while True:
+            assert proc.poll() is None, (data / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "Label Studio did not start"
+                time.sleep(1)  # polling its health page: the server says nothing else when it is ready
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def _api(url: str, method: str, path: str, body: object) -> Any:
+    headers = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", method=method, data=data, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def test_label_studio_imports_the_task_file_as_it_is(label_studio: str, stack: Stack, tmp_path: Path) -> None:
+    src = make(tmp_path / "cam.avi", *lavfi_video(1.2), "-metadata", f"date={RECORDED}", "-c:v", "mjpeg")
+    stack.invoke(stack.upload(src, "site/cam.avi"))
+    image = stack.settings.image_bucket
+    tasks = json.loads(stack.s3.get_object(Bucket=image, Key="site/cam/label-studio-tasks.json")["Body"].read())
+
+    project = _api(label_studio, "POST", "/api/projects", {"title": "avi2mp4", "label_config": LABEL_CONFIG})
+    imported = _api(label_studio, "POST", f"/api/projects/{project['id']}/import?commit_to_project=true", tasks)
+
+    assert imported["task_count"] == len(tasks) == 3
+    listed = _api(label_studio, "GET", f"/api/tasks?project={project['id']}&page_size=10", None)["tasks"]
+    assert [t["data"] for t in sorted(listed, key=lambda t: t["data"]["frame_index"])] == [t["data"] for t in tasks]
+    assert sorted((t["data"]["frame_index"], t["data"]["image"]) for t in listed) == [
+        (i, f"s3://{image}/site/cam/cam_f{i:06d}.jpg") for i in (0, 10, 20)]  # fmt: skip

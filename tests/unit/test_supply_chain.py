@@ -36,7 +36,7 @@ def test_every_install_checks_the_hashes() -> None:
     assert "--require-hashes" in install and "requirements.txt" in install
     makefile = (ROOT / "Makefile").read_text()
     installs = re.findall(r"pip install [^\n]*", makefile)
-    assert len(installs) == 4, installs
+    assert len(installs) == 5, installs
     for line in installs:
         hashed = "--require-hashes --no-deps -r requirements-" in line
         assert hashed or "--no-deps --no-build-isolation -e ." in line, line
