@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import shutil
@@ -18,8 +19,17 @@ from .port import SourceRef, StoredObject, Target
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read once per version of it (``convert`` asks before it converts, and the
+    conversion asks again: a 2 GB recording is not read twice)."""
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    del size, mtime_ns  # the cache key: a changed file is read again
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
