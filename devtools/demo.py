@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from devtools.local_aws import local_context, s3_event
 from devtools.sample_avi import make_sample_avi
 from devtools.sandbox import CLIP_CONCURRENCY, IMAGE_BUCKET, SOURCE_BUCKET, VIDEO_BUCKET, Sandbox
+from operations.invokers import route_function_logs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,16 +98,12 @@ def _function_logs_to(stream: TextIO) -> Iterator[None]:
     """The handlers' JSON log lines (Powertools, to stdout by default) into ``stream``; the
     terminal keeps the story."""
     importlib.import_module("handler.app")  # makes the Powertools logger, at the level the environment says
-    from handler import SERVICE
-
-    streams = [h for h in logging.getLogger(SERVICE).handlers if isinstance(h, logging.StreamHandler)]
-    before = [h.setStream(stream) for h in streams]
+    before = route_function_logs(stream)
     try:
         yield
     finally:
-        for each, previous in zip(streams, before, strict=True):
-            if previous is not None:
-                each.setStream(previous)
+        for handler, previous in before:
+            handler.setStream(previous)
 
 
 def _upload(s3: S3Client, avi: Path, key: str, sequencer: str) -> dict[str, Any]:

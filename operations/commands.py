@@ -54,12 +54,10 @@ def register_redrive(sub: Any) -> None:
 
 def _invoker(args: argparse.Namespace, default_function: str | None = None) -> Any:
     from operations.invokers import FunctionInvoker, LocalInvoker
-    from operations.safety import require_local_or_consent
 
     if args.dry_run:
         return None
-    if args.local:
-        require_local_or_consent(dict(os.environ), "--local")  # checked first already; kept here with its use
+    if args.local:  # _may_run_here has let it run here
         return LocalInvoker(verbose=args.verbose)
     function = args.function or default_function
     if not function:

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -113,10 +113,20 @@ def function_output(verbose: bool) -> contextlib.AbstractContextManager[object]:
 def quiet_function_logs(verbose: bool) -> None:
     """The handler's Powertools logs (JSON, to stdout by default) on stderr with ``verbose``, else
     nowhere: the commands' result lines say what happened."""
+    route_function_logs(sys.stderr, logging.INFO if verbose else logging.CRITICAL + 1)
+
+
+def route_function_logs(stream: TextIO, level: int | None = None) -> list[tuple[logging.StreamHandler[TextIO], TextIO]]:
+    """Point the handler's Powertools log handlers at ``stream`` (``level``: set on the handler, not the
+    logger, since Powertools' child loggers set their own level and propagate). Returns each handler
+    with the stream it had, to put back."""
     from handler import SERVICE
 
-    # On the handler, not the logger: Powertools' child loggers set their own level and propagate.
+    before = []
     for handler in logging.getLogger(SERVICE).handlers:
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
-            handler.setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
+            previous = handler.setStream(stream)
+            before.append((handler, previous or stream))
+            if level is not None:
+                handler.setLevel(level)
+    return before
